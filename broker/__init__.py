@@ -1,0 +1,2 @@
+"""Will own orders and their state machine, pre-trade risk, the margin calculator, block aggregation and fill
+allocation, the one shared IB connection (ib_async), order routing and market data (issues 3 and 4)."""

@@ -1,0 +1,30 @@
+"""Settings, read from the environment (prefix OMNIBOT_) and an optional `.env` file.
+
+Every setting is documented in docs/configuration.md; a test keeps the two in step.
+Secrets are `SecretStr`, so printing the settings never shows them.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./omnibot.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OMNIBOT_", env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    database_url: SecretStr = SecretStr(DEFAULT_DATABASE_URL)
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    database_max_overflow: int = Field(default=10, ge=0, le=200)
+    database_retry_attempts: int = Field(default=5, ge=1, le=50)
+    sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
+
+    encryption_keys: SecretStr | None = None
+    blind_index_key: SecretStr | None = None

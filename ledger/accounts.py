@@ -1,0 +1,121 @@
+"""Accounts of the double-entry ledger, as plain values.
+
+The platform's books: what it owes (investors' cash and shares, unmatched money in suspense) and what it has
+(cash and shares at IB, cash in its bank account), with house accounts for its own income and for the fractions
+that allocation and rounding leave over. Every account holds one asset: a currency or one instrument.
+
+Postings are signed debit-positive. An account's balance is shown on its normal side: an investor's cash
+(a liability, credit-normal) of 100 USD is the sum of its postings, -100, turned around.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from uuid import UUID
+
+
+class Side(StrEnum):
+    DEBIT = "debit"
+    CREDIT = "credit"
+
+
+class AccountKind(StrEnum):
+    INVESTOR_CASH = "investor_cash"
+    INVESTOR_POSITION = "investor_position"
+    BROKER_CASH = "broker_cash"
+    BROKER_POSITION = "broker_position"
+    BANK = "bank"
+    SUSPENSE = "suspense"
+    HOUSE_EQUITY = "house_equity"
+    HOUSE_FEES = "house_fees"
+    HOUSE_COMMISSIONS = "house_commissions"
+    HOUSE_ERROR = "house_error"
+
+
+@dataclass(frozen=True)
+class KindPolicy:
+    normal: Side
+    owned_by_investor: bool
+    may_go_negative: bool
+    asset: str  # "cash", "instrument" or "any"
+
+
+KIND_POLICY: dict[AccountKind, KindPolicy] = {
+    AccountKind.INVESTOR_CASH: KindPolicy(Side.CREDIT, True, False, "cash"),
+    AccountKind.INVESTOR_POSITION: KindPolicy(Side.CREDIT, True, False, "instrument"),
+    AccountKind.BROKER_CASH: KindPolicy(Side.DEBIT, False, True, "cash"),  # IB lends on margin
+    AccountKind.BROKER_POSITION: KindPolicy(Side.DEBIT, False, True, "instrument"),
+    AccountKind.BANK: KindPolicy(Side.DEBIT, False, True, "cash"),
+    AccountKind.SUSPENSE: KindPolicy(Side.CREDIT, False, True, "cash"),
+    AccountKind.HOUSE_EQUITY: KindPolicy(Side.CREDIT, False, True, "any"),
+    AccountKind.HOUSE_FEES: KindPolicy(Side.CREDIT, False, True, "cash"),
+    AccountKind.HOUSE_COMMISSIONS: KindPolicy(Side.CREDIT, False, True, "cash"),
+    AccountKind.HOUSE_ERROR: KindPolicy(Side.CREDIT, False, True, "any"),
+}
+
+
+@dataclass(frozen=True, order=True)
+class Asset:
+    """A currency (ISO 4217 code) or an instrument (IB's conId); exactly one is set."""
+
+    currency: str | None = None
+    con_id: int | None = None
+
+    def __post_init__(self) -> None:
+        if (self.currency is None) == (self.con_id is None):
+            raise ValueError("an asset is a currency or an instrument, exactly one of them")
+
+    @classmethod
+    def cash(cls, currency: str = "USD") -> Asset:
+        return cls(currency=currency)
+
+    @classmethod
+    def instrument(cls, con_id: int) -> Asset:
+        return cls(con_id=con_id)
+
+    @property
+    def is_cash(self) -> bool:
+        return self.currency is not None
+
+    def __str__(self) -> str:
+        return self.currency if self.currency is not None else f"#{self.con_id}"
+
+
+def account_code(kind: AccountKind, asset: Asset, owner_id: UUID | None = None) -> str:
+    """The account's natural key: one account per kind, owner and asset."""
+    policy = KIND_POLICY[kind]
+    if policy.owned_by_investor != (owner_id is not None):
+        raise ValueError(f"{kind} accounts {'need' if policy.owned_by_investor else 'have no'} owner")
+    if policy.asset != "any" and (policy.asset == "cash") != asset.is_cash:
+        raise ValueError(f"{kind} accounts hold {policy.asset}, not {asset}")
+    return f"{kind}/{owner_id}/{asset}" if owner_id else f"{kind}/{asset}"
+
+
+@dataclass(frozen=True)
+class AccountState:
+    id: UUID
+    code: str
+    kind: AccountKind
+    asset: Asset
+    owner_id: UUID | None
+    balance: Decimal  # on the normal side
+    held: Decimal  # reserved by pending holds
+    version: int
+
+    @property
+    def policy(self) -> KindPolicy:
+        return KIND_POLICY[self.kind]
+
+    @property
+    def available(self) -> Decimal:
+        return self.balance - self.held
+
+    def balance_change(self, posting: Decimal) -> Decimal:
+        return balance_change(self.kind, posting)
+
+
+def balance_change(kind: AccountKind, posting: Decimal) -> Decimal:
+    """How a debit-positive posting moves the balance of an account of this kind, seen on its normal side."""
+    return posting if KIND_POLICY[kind].normal is Side.DEBIT else -posting

@@ -1,0 +1,147 @@
+"""The ledger's services: open accounts, post entries, place and settle holds. Each runs inside the caller's
+unit of work, so it commits (or not) with whatever else the caller does in that transaction.
+
+Concurrency: every writer locks the accounts it touches, in id order, before reading their balances (on
+SQLite the whole transaction holds the write lock already). Idempotency keys are checked after the locks, so
+two deliveries of the same request queue on the same rows and the second finds the first's entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from decimal import Decimal
+from uuid import UUID
+
+from core.db import UnitOfWork
+from core.errors import IdempotencyConflict, InsufficientFunds, NotFound
+
+from . import store
+from .accounts import AccountKind, AccountState, Asset, account_code
+from .entries import EntryRequest, Leg, PostedEntry, apply_entry
+from .holds import HoldState, HoldStatus
+from .money import ZERO, require_positive, require_storable
+
+
+async def open_accounts(uow: UnitOfWork, specs: Sequence[tuple[AccountKind, Asset, UUID | None]]) -> list[AccountState]:
+    """The accounts for (kind, asset, owner), created empty where missing, in the order asked for."""
+    codes = [account_code(kind, asset, owner) for kind, asset, owner in specs]
+    found = await store.accounts_by_code(uow, codes)
+    missing = [
+        AccountState(uow.ids.new_id(), code, kind, asset, owner, ZERO, ZERO, 0)
+        for code, (kind, asset, owner) in zip(codes, specs, strict=True)
+        if code not in found
+    ]
+    if missing:
+        await store.create_accounts(uow, missing)
+        found.update(await store.accounts_by_code(uow, [account.code for account in missing]))
+    return [found[code] for code in codes]
+
+
+async def open_account(uow: UnitOfWork, kind: AccountKind, asset: Asset, owner_id: UUID | None = None) -> AccountState:
+    return (await open_accounts(uow, [(kind, asset, owner_id)]))[0]
+
+
+async def get_account(uow: UnitOfWork, account_id: UUID, *, lock: bool = False) -> AccountState:
+    found = await store.accounts_by_id(uow, [account_id], lock=lock)
+    if account_id not in found:
+        raise NotFound("account", account_id)
+    return found[account_id]
+
+
+async def get_hold(uow: UnitOfWork, hold_id: UUID, *, lock: bool = False) -> HoldState:
+    found = await store.holds_by_id(uow, [hold_id], lock=lock)
+    if hold_id not in found:
+        raise NotFound("hold", hold_id)
+    return found[hold_id]
+
+
+async def post_entry(uow: UnitOfWork, request: EntryRequest) -> PostedEntry:
+    return (await post_entries(uow, [request]))[0]
+
+
+async def post_entries(uow: UnitOfWork, requests: Sequence[EntryRequest]) -> list[PostedEntry]:
+    """Book the entries, all or none, in order; a key booked before returns that entry, marked replayed."""
+    keys = [request.key for request in requests]
+    if len(set(keys)) != len(keys):
+        raise ValueError("a batch repeats an idempotency key")
+    account_ids = {leg.account_id for request in requests for leg in request.legs}
+    accounts = await store.accounts_by_id(uow, account_ids, lock=True)
+    holds = await store.holds_by_id(uow, {hold for request in requests for hold in request.holds}, lock=True)
+    booked = await store.entries_by_key(uow, keys)
+
+    now = uow.clock.now()
+    results: list[PostedEntry] = []
+    new_entries: list[PostedEntry] = []
+    hold_uses: list[tuple[UUID, UUID, Decimal]] = []
+    changed_accounts: dict[UUID, AccountState] = {}
+    changed_holds: dict[UUID, HoldState] = {}
+    for request in requests:
+        if request.key in booked:
+            results.append(_replay(request, booked[request.key]))
+            continue
+        applied = apply_entry(request, accounts, holds)
+        entry = PostedEntry(uow.ids.new_id(), request.key, request.kind, request.memo, now, applied.legs)
+        accounts.update(applied.accounts)
+        holds.update(applied.holds)
+        changed_accounts.update(applied.accounts)
+        changed_holds.update(applied.holds)
+        hold_uses.extend((hold_id, entry.id, amount) for hold_id, amount in applied.consumed)
+        new_entries.append(entry)
+        results.append(entry)
+
+    await store.write_entries(uow, new_entries, hold_uses)
+    await store.save_accounts(uow, changed_accounts.values(), now)
+    await store.save_holds(uow, changed_holds.values(), now)
+    return results
+
+
+def _replay(request: EntryRequest, booked: PostedEntry) -> PostedEntry:
+    if not request.same_effect_as(booked.kind, tuple(Leg(leg.account_id, leg.amount) for leg in booked.legs)):
+        raise IdempotencyConflict(request.key)
+    return booked
+
+
+async def place_hold(uow: UnitOfWork, account_id: UUID, amount: Decimal, *, key: str, reason: str) -> HoldState:
+    """Set `amount` aside on the account; the same key returns the hold placed before."""
+    require_storable(require_positive(amount))
+    account = await get_account(uow, account_id, lock=True)
+    existing = await store.hold_by_key(uow, key)
+    if existing is not None:
+        if (existing.account_id, existing.amount) != (account_id, amount):
+            raise IdempotencyConflict(key)
+        return existing
+    if not account.policy.may_go_negative and account.available < amount:
+        raise InsufficientFunds(account.id, str(account.asset), amount, account.available)
+    hold = HoldState(uow.ids.new_id(), account_id, amount, ZERO, ZERO, HoldStatus.PENDING, key, reason[:200])
+    now = uow.clock.now()
+    await store.insert_hold(uow, hold, now)
+    await store.save_accounts(uow, [_with_held(account, account.held + amount)], now)
+    return hold
+
+
+async def release_hold(uow: UnitOfWork, hold_id: UUID) -> HoldState:
+    """Give back what the hold has left. Releasing a hold already released changes nothing."""
+    return await _settle_hold(uow, hold_id, HoldStatus.RELEASED)
+
+
+async def void_hold(uow: UnitOfWork, hold_id: UUID) -> HoldState:
+    """Cancel a hold of which nothing was posted. Voiding a voided hold changes nothing."""
+    return await _settle_hold(uow, hold_id, HoldStatus.VOIDED)
+
+
+async def _settle_hold(uow: UnitOfWork, hold_id: UUID, outcome: HoldStatus) -> HoldState:
+    account_id = (await get_hold(uow, hold_id)).account_id
+    account = await get_account(uow, account_id, lock=True)  # accounts before holds: the one lock order
+    hold = await get_hold(uow, hold_id, lock=True)
+    if hold.status is outcome:
+        return hold
+    settled = hold.release() if outcome is HoldStatus.RELEASED else hold.void()
+    now = uow.clock.now()
+    await store.save_holds(uow, [settled], now)
+    await store.save_accounts(uow, [_with_held(account, account.held - hold.remaining)], now)
+    return settled
+
+
+def _with_held(account: AccountState, held: Decimal) -> AccountState:
+    return replace(account, held=held, version=account.version + 1)

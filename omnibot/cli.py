@@ -1,0 +1,87 @@
+"""The `omnibot` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from importlib.metadata import version
+from typing import Any
+
+from core.crypto import generate_key
+from core.errors import OmnibotError
+from core.key_rotation import rotate_keys
+from omnibot import migrations
+from omnibot.bootstrap import Platform, bootstrap
+from omnibot.schema import metadata
+
+log = logging.getLogger("omnibot")
+
+
+async def _migrate(platform: Platform) -> None:
+    await migrations.upgrade(platform.db)
+    log.info("database at revision %s", await migrations.current_revision(platform.db))
+
+
+async def _rotate(platform: Platform) -> None:
+    keyring = platform.field_cipher().keyring
+    report = await rotate_keys(platform.db, keyring, metadata)
+    log.info(
+        "examined %d sealed values, re-sealed %d under key %r %s",
+        report.examined,
+        report.resealed,
+        keyring.primary_id,
+        report.per_table or "",
+    )
+
+
+def _with_platform(
+    action: Callable[[Platform], Coroutine[Any, Any, None]],
+) -> Callable[[argparse.Namespace], None]:
+    def run(_args: argparse.Namespace) -> None:
+        async def main() -> None:
+            platform = bootstrap()
+            try:
+                await action(platform)
+            finally:
+                await platform.close()
+
+        asyncio.run(main())
+
+    return run
+
+
+def _print_key(_args: argparse.Namespace) -> None:
+    print(generate_key())
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="omnibot", description="Omnibot: trading for many investors, one IB account.")
+    root.add_argument("--version", action="version", version=f"omnibot {version('omnibot')}")
+    commands = root.add_subparsers(dest="command", required=True)
+    commands.add_parser("migrate", help="upgrade the database to the newest schema").set_defaults(
+        run=_with_platform(_migrate)
+    )
+    keys = commands.add_parser("keys", help="encryption keys").add_subparsers(dest="keys_command", required=True)
+    keys.add_parser("generate", help="print a new random key").set_defaults(run=_print_key)
+    keys.add_parser("rotate", help="re-seal every encrypted value under the first key").set_defaults(
+        run=_with_platform(_rotate)
+    )
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        args.run(args)
+    except OmnibotError as exc:
+        log.error("%s", exc)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

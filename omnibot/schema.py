@@ -1,0 +1,10 @@
+"""Every model of every package on one metadata: what Alembic compares the migrations with."""
+
+from __future__ import annotations
+
+import core.models
+import ledger.models
+from core.orm import Base
+
+MODEL_MODULES = (core.models, ledger.models)
+metadata = Base.metadata

@@ -1,0 +1,1 @@
+"""Will own bank accounts, deposits, withdrawals, payment providers and signed webhooks (issue 7)."""

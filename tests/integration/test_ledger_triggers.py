@@ -1,0 +1,172 @@
+"""The database itself keeps the ledger append-only and balanced: raw SQL that would break it is refused."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import insert, text
+from sqlalchemy.exc import IntegrityError
+
+from core.db import Database, UnitOfWork
+from ledger import operations, service
+from ledger.accounts import AccountKind, Asset
+from ledger.store import ENTRIES, POSTINGS
+from tests.support import new_investor
+
+USD = Asset.cash()
+
+
+async def booked_deposit(db: Database) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID]:
+    """(entry id, bank account id, investor cash account id) of a 100.00 deposit."""
+    alice = await new_investor(db)
+    entry = await db.transact(lambda uow: operations.deposit(uow, alice, Decimal("100.00"), key="dep"))
+    bank, cash = (leg.account_id for leg in entry.legs)
+    return entry.id, bank, cash
+
+
+async def refused(db: Database, sql: str, **params: Any) -> str:
+    async def work(uow: UnitOfWork) -> None:
+        await uow.session.execute(text(sql), params)
+
+    with pytest.raises(IntegrityError) as error:
+        await db.transact(work)
+    return str(error.value.orig)
+
+
+def raw_id(db: Database, value: uuid.UUID) -> str:
+    return value.hex if db.dialect == "sqlite" else str(value)
+
+
+async def test_postings_cannot_be_updated(db: Database) -> None:
+    await booked_deposit(db)
+    assert "append-only" in await refused(db, "UPDATE postings SET amount = amount * 2")
+
+
+async def test_postings_and_entries_cannot_be_deleted(db: Database) -> None:
+    await booked_deposit(db)
+    assert "append-only" in await refused(db, "DELETE FROM postings")
+    assert "append-only" in await refused(db, "DELETE FROM entries")
+    assert "append-only" in await refused(db, "UPDATE entries SET memo = 'rewritten'")
+
+
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)
+async def test_postings_cannot_be_truncated(db: Database) -> None:
+    await booked_deposit(db)
+    assert "append-only" in await refused(db, "TRUNCATE postings CASCADE")
+
+
+async def test_an_unbalanced_entry_is_refused(db: Database) -> None:
+    _, bank, cash = await booked_deposit(db)
+    entry_id = uuid.uuid4()
+
+    async def unbalanced(uow: UnitOfWork) -> None:
+        await uow.session.execute(
+            insert(POSTINGS),
+            [
+                {
+                    "entry_id": entry_id,
+                    "account_id": bank,
+                    "amount": Decimal(5),
+                    "balance_after": Decimal(105),
+                },
+                {
+                    "entry_id": entry_id,
+                    "account_id": cash,
+                    "amount": Decimal(-4),
+                    "balance_after": Decimal(104),
+                },
+            ],
+        )
+        await uow.session.execute(
+            insert(ENTRIES).values(
+                id=entry_id, idempotency_key="forged", kind="forged", memo="", created_at=uow.clock.now()
+            )
+        )
+
+    with pytest.raises(IntegrityError, match="does not balance"):
+        await db.transact(unbalanced)
+
+
+async def test_an_entry_with_one_posting_or_none_is_refused(db: Database) -> None:
+    _, bank, _ = await booked_deposit(db)
+    for legs in ([], [bank]):
+        entry_id = uuid.uuid4()
+
+        async def lonely(uow: UnitOfWork, legs: list[uuid.UUID] = legs, entry_id: uuid.UUID = entry_id) -> None:
+            for account in legs:
+                await uow.session.execute(
+                    insert(POSTINGS).values(
+                        entry_id=entry_id, account_id=account, amount=Decimal(0), balance_after=Decimal(0)
+                    )
+                )
+            await uow.session.execute(
+                insert(ENTRIES).values(
+                    id=entry_id,
+                    idempotency_key=f"lonely-{len(legs)}",
+                    kind="forged",
+                    memo="",
+                    created_at=uow.clock.now(),
+                )
+            )
+
+        with pytest.raises(IntegrityError, match="fewer than two"):
+            await db.transact(lonely)
+
+
+async def test_postings_cannot_be_added_to_a_recorded_entry(db: Database) -> None:
+    entry_id, bank, cash = await booked_deposit(db)
+
+    async def sneak(uow: UnitOfWork) -> None:
+        await uow.session.execute(
+            insert(POSTINGS),
+            [
+                {
+                    "entry_id": entry_id,
+                    "account_id": bank,
+                    "amount": Decimal(50),
+                    "balance_after": Decimal(150),
+                },
+                {
+                    "entry_id": entry_id,
+                    "account_id": cash,
+                    "amount": Decimal(-50),
+                    "balance_after": Decimal(150),
+                },
+            ],
+        )
+
+    with pytest.raises(IntegrityError, match="already recorded"):
+        await db.transact(sneak)
+
+
+async def test_postings_without_their_entry_cannot_commit(db: Database) -> None:
+    _, bank, cash = await booked_deposit(db)
+    orphan = uuid.uuid4()
+
+    async def orphans(uow: UnitOfWork) -> None:
+        await uow.session.execute(
+            insert(POSTINGS),
+            [
+                {"entry_id": orphan, "account_id": bank, "amount": Decimal(1), "balance_after": Decimal(101)},
+                {
+                    "entry_id": orphan,
+                    "account_id": cash,
+                    "amount": Decimal(-1),
+                    "balance_after": Decimal(101),
+                },
+            ],
+        )
+
+    with pytest.raises(IntegrityError):
+        await db.transact(orphans)
+
+
+async def test_an_account_cannot_change_what_it_is(db: Database) -> None:
+    _, _, cash = await booked_deposit(db)
+    message = await refused(db, "UPDATE accounts SET kind = 'house_equity' WHERE id = :id", id=raw_id(db, cash))
+    assert "cannot change" in message
+    bank = await db.transact(lambda uow: service.open_account(uow, AccountKind.BANK, USD))
+    assert bank.balance == Decimal("100.00")
