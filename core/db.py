@@ -19,7 +19,12 @@ from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    create_async_engine,
+)
 
 from core.clock import Clock
 from core.config import Settings
@@ -62,50 +67,69 @@ def is_transient(exc: BaseException) -> bool:
 
 
 class UnitOfWork:
-    """One database transaction: `async with uow:` begins it; `commit()` keeps it; anything else rolls it back."""
+    """One database transaction: `async with uow:` begins it; `commit()` keeps it; anything else rolls it back.
+
+    The transaction lives on a connection; an ORM session is opened on it only when a service asks for one, so
+    the ledger's Core statements (the hottest path) pay nothing for the ORM.
+    """
 
     def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        clock: Clock,
-        ids: IdGenerator,
-        dialect: Dialect,
-        *,
-        readonly: bool,
+        self, engine: AsyncEngine, clock: Clock, ids: IdGenerator, dialect: Dialect, *, readonly: bool
     ) -> None:
-        self._sessions = sessions
+        self._engine = engine
         self.clock = clock
         self.ids = ids
         self.dialect: Dialect = dialect
         self.readonly = readonly
+        self._connection: AsyncConnection | None = None
         self._session: AsyncSession | None = None
 
     @property
-    def session(self) -> AsyncSession:
-        if self._session is None:
+    def connection(self) -> AsyncConnection:
+        """The transaction's connection, for Core statements."""
+        if self._connection is None:
             raise RuntimeError("the unit of work is used outside `async with`")
+        return self._connection
+
+    @property
+    def session(self) -> AsyncSession:
+        """An ORM session in the same transaction, for services working with mapped objects."""
+        if self._session is None:
+            self._session = AsyncSession(bind=self.connection, expire_on_commit=False)
         return self._session
 
     async def __aenter__(self) -> Self:
-        self._session = self._sessions()
-        # Begin now, so that a SQLite writer holds the write lock for the whole unit of work.
-        await self._session.connection(execution_options={_READONLY: self.readonly})
+        connection = await self._engine.connect()
+        try:
+            await connection.execution_options(**{_READONLY: self.readonly})
+            # Begin now, so that a SQLite writer holds the write lock for the whole unit of work.
+            await connection.begin()
+        except BaseException:
+            await connection.close()
+            raise
+        self._connection = connection
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        session, self._session = self.session, None
+        connection, session = self.connection, self._session
+        self._connection = self._session = None
         try:
-            await session.rollback()
+            if session is not None:
+                await session.close()
         finally:
-            await session.close()
+            await connection.close()  # rolls back whatever was not committed
 
     async def commit(self) -> None:
-        await self.session.commit()
+        if self._session is not None:
+            await self._session.flush()
+        await self.connection.commit()
 
     async def rollback(self) -> None:
-        await self.session.rollback()
+        if self._session is not None:
+            self._session.expunge_all()
+        await self.connection.rollback()
 
 
 class Database:
@@ -125,11 +149,8 @@ class Database:
     ) -> None:
         url = async_url(url)
         self.dialect: Dialect = "sqlite" if url.startswith("sqlite") else "postgresql"
-        options: dict[str, Any] = {
-            "pool_size": pool_size,
-            "max_overflow": max_overflow,
-            "pool_pre_ping": True,
-        }
+        # No pre-ping: a connection found dead fails its transaction as invalidated, and `transact` runs it again.
+        options: dict[str, Any] = {"pool_size": pool_size, "max_overflow": max_overflow}
         if self.dialect == "postgresql":
             options["connect_args"] = {"server_settings": {"application_name": "omnibot", "timezone": "UTC"}}
         self.engine: AsyncEngine = create_async_engine(url, **options)
@@ -137,7 +158,6 @@ class Database:
             _configure_sqlite(self.engine, sqlite_busy_timeout_ms)
         self.clock = clock
         self.ids = ids
-        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._retry_attempts = retry_attempts
         self._rng = rng or random.Random()
 
@@ -154,7 +174,7 @@ class Database:
         )
 
     def unit_of_work(self, *, readonly: bool = False) -> UnitOfWork:
-        return UnitOfWork(self._sessions, self.clock, self.ids, self.dialect, readonly=readonly)
+        return UnitOfWork(self.engine, self.clock, self.ids, self.dialect, readonly=readonly)
 
     async def transact(self, work: Callable[[UnitOfWork], Awaitable[T]], *, readonly: bool = False) -> T:
         """Run `work` in a unit of work and commit; on a transient failure run it again from the start."""

@@ -43,11 +43,10 @@ class Account(Base):
     owner_id: Mapped[UUID | None] = mapped_column(ForeignKey("users.id"), index=True)
     currency: Mapped[str | None] = mapped_column(String(3))
     instrument_id: Mapped[int | None] = mapped_column(ForeignKey("instruments.con_id"))
-    balance: Mapped[Decimal] = mapped_column(Amount)
+    balance: Mapped[Decimal] = mapped_column(Amount)  # kept by the database as postings arrive
     held: Mapped[Decimal] = mapped_column(Amount)
-    version: Mapped[int] = mapped_column(Integer)
+    version: Mapped[int] = mapped_column(Integer)  # moves with every posting and every change of `held`
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class Entry(Base):

@@ -66,9 +66,10 @@ async def post_entries(uow: UnitOfWork, requests: Sequence[EntryRequest]) -> lis
     if len(set(keys)) != len(keys):
         raise ValueError("a batch repeats an idempotency key")
     account_ids = {leg.account_id for request in requests for leg in request.legs}
-    accounts = await store.accounts_by_id(uow, account_ids, lock=True)
+    accounts, any_booked = await store.lock_accounts_probing_keys(uow, account_ids, keys)
     holds = await store.holds_by_id(uow, {hold for request in requests for hold in request.holds}, lock=True)
-    booked = await store.entries_by_key(uow, keys)
+    booked = await store.entries_by_key(uow, keys) if any_booked else {}
+    locked = dict(accounts)
 
     now = uow.clock.now()
     results: list[PostedEntry] = []
@@ -90,8 +91,10 @@ async def post_entries(uow: UnitOfWork, requests: Sequence[EntryRequest]) -> lis
         new_entries.append(entry)
         results.append(entry)
 
-    await store.write_entries(uow, new_entries, hold_uses)
-    await store.save_accounts(uow, changed_accounts.values(), now)
+    await store.write_entries(uow, new_entries, hold_uses)  # the database moves the balances
+    await store.save_held(
+        uow, [state for account_id, state in changed_accounts.items() if state.held != locked[account_id].held]
+    )
     await store.save_holds(uow, changed_holds.values(), now)
     return results
 
@@ -116,7 +119,7 @@ async def place_hold(uow: UnitOfWork, account_id: UUID, amount: Decimal, *, key:
     hold = HoldState(uow.ids.new_id(), account_id, amount, ZERO, ZERO, HoldStatus.PENDING, key, reason[:200])
     now = uow.clock.now()
     await store.insert_hold(uow, hold, now)
-    await store.save_accounts(uow, [_with_held(account, account.held + amount)], now)
+    await store.save_held(uow, [_with_held(account, account.held + amount)])
     return hold
 
 
@@ -139,7 +142,7 @@ async def _settle_hold(uow: UnitOfWork, hold_id: UUID, outcome: HoldStatus) -> H
     settled = hold.release() if outcome is HoldStatus.RELEASED else hold.void()
     now = uow.clock.now()
     await store.save_holds(uow, [settled], now)
-    await store.save_accounts(uow, [_with_held(account, account.held - hold.remaining)], now)
+    await store.save_held(uow, [_with_held(account, account.held - hold.remaining)])
     return settled
 
 

@@ -1,8 +1,11 @@
-"""The ledger's SQL, and the only ledger module that touches the session.
+"""The ledger's SQL: the only ledger module that talks to the database.
 
 Order of writes for an entry: its postings first, then the entry row. The database refuses a posting for an
 entry that already exists and checks, when the entry row arrives, that its postings balance (see the triggers
 in alembic/versions); the foreign key from postings to entries is deferred to the commit.
+
+Statements are built once, here, with bound parameters, and run on the unit of work's connection: booking is
+the hottest path of the platform, and this spares it the ORM's bookkeeping and the statements' construction.
 """
 
 from __future__ import annotations
@@ -10,12 +13,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, Table, bindparam, insert, select, update
+from sqlalchemy import Executable, Row, Table, bindparam, func, insert, select, text, update
+from sqlalchemy.exc import IntegrityError
 
 from core.db import UnitOfWork, dialect_insert, insert_ignoring_conflicts
+from core.errors import TransientDatabaseError
 
 from .accounts import AccountKind, AccountState, Asset
 from .entries import PostedEntry, PostedLeg
@@ -29,12 +35,69 @@ HOLDS: Table = Hold.__table__  # type: ignore[assignment]
 HOLD_USES: Table = HoldUse.__table__  # type: ignore[assignment]
 POSITIONS: Table = Position.__table__  # type: ignore[assignment]
 
-_CHUNK = 1000  # ids per IN (...) list, well inside every driver's limit on parameters
+_CHUNK = 1000  # values per IN (...) list, well inside every driver's limit on parameters
 
 
-def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
+def _in(column: Any, name: str) -> Any:
+    return column.in_(bindparam(name, expanding=True))
+
+
+_ACCOUNTS_BY_CODE = select(ACCOUNTS).where(_in(ACCOUNTS.c.code, "codes"))
+_ACCOUNTS_BY_ID = select(ACCOUNTS).where(_in(ACCOUNTS.c.id, "ids")).order_by(ACCOUNTS.c.id)
+_LOCK_ACCOUNTS = _ACCOUNTS_BY_ID.with_for_update()
+_HOLDS_BY_ID = select(HOLDS).where(_in(HOLDS.c.id, "ids")).order_by(HOLDS.c.id)
+_LOCK_HOLDS = _HOLDS_BY_ID.with_for_update()
+_HOLD_BY_KEY = select(HOLDS).where(HOLDS.c.idempotency_key == bindparam("key"))
+_ENTRIES_BY_KEY = select(ENTRIES).where(_in(ENTRIES.c.idempotency_key, "keys"))
+_POSTINGS_OF = select(POSTINGS).where(_in(POSTINGS.c.entry_id, "ids")).order_by(POSTINGS.c.id)
+_SAVE_HELD = (
+    update(ACCOUNTS)
+    .where(ACCOUNTS.c.id == bindparam("_id"))
+    .values(held=bindparam("_held"), version=bindparam("_version"))
+)
+# Whether any of the keys was booked, read in the same round trip as the accounts' locks.
+_BOOKED = select(func.count()).select_from(ENTRIES).where(_in(ENTRIES.c.idempotency_key, "keys")).scalar_subquery()
+_LOCK_ACCOUNTS_PROBING_KEYS = (
+    select(ACCOUNTS, _BOOKED.label("booked"))
+    .where(_in(ACCOUNTS.c.id, "ids"))
+    .order_by(ACCOUNTS.c.id)
+    .with_for_update(of=ACCOUNTS)
+)
+_SAVE_HOLD = (
+    update(HOLDS)
+    .where(HOLDS.c.id == bindparam("_id"))
+    .values(
+        posted=bindparam("_posted"),
+        released=bindparam("_released"),
+        status=bindparam("_status"),
+        updated_at=bindparam("_now"),
+    )
+)
+# On PostgreSQL a batch is one statement per table, its columns sent as arrays: its statement-level ledger
+# triggers then run once per batch, not once per row, and nothing is rendered per row.
+_PG_INSERT_POSTINGS = text(
+    "INSERT INTO postings (entry_id, account_id, amount, balance_after) SELECT * FROM unnest("
+    "CAST(:entry_id AS uuid[]), CAST(:account_id AS uuid[]), CAST(:amount AS numeric[]), "
+    "CAST(:balance_after AS numeric[]))"
+)
+_PG_INSERT_ENTRIES = text(
+    "INSERT INTO entries (id, idempotency_key, kind, memo, created_at) SELECT * FROM unnest("
+    "CAST(:id AS uuid[]), CAST(:idempotency_key AS text[]), CAST(:kind AS text[]), CAST(:memo AS text[]), "
+    "CAST(:created_at AS timestamptz[]))"
+)
+_POSITION_BOOKS = select(POSITIONS.c.cost_basis, POSITIONS.c.realized_pnl).where(
+    POSITIONS.c.account_id == bindparam("account_id")
+)
+
+
+async def _rows(uow: UnitOfWork, statement: Executable, name: str, values: Iterable[Any]) -> list[Row[Any]]:
+    """Run a statement with an IN list, in chunks."""
+    items = list(values)
+    found: list[Row[Any]] = []
     for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
+        result = await uow.connection.execute(statement, {name: items[start : start + _CHUNK]})
+        found.extend(result.all())
+    return found
 
 
 def _account(row: Row[Any]) -> AccountState:
@@ -58,11 +121,7 @@ def _hold(row: Row[Any]) -> HoldState:
 
 
 async def accounts_by_code(uow: UnitOfWork, codes: Sequence[str]) -> dict[str, AccountState]:
-    found = {}
-    for chunk in _chunks(sorted(set(codes))):
-        for row in await uow.session.execute(select(ACCOUNTS).where(ACCOUNTS.c.code.in_(chunk))):
-            found[row.code] = _account(row)
-    return found
+    return {row.code: _account(row) for row in await _rows(uow, _ACCOUNTS_BY_CODE, "codes", sorted(set(codes)))}
 
 
 async def create_accounts(uow: UnitOfWork, accounts: Sequence[AccountState]) -> None:
@@ -80,162 +139,148 @@ async def create_accounts(uow: UnitOfWork, accounts: Sequence[AccountState]) -> 
             "held": account.held,
             "version": account.version,
             "created_at": now,
-            "updated_at": now,
         }
         for account in accounts
     ]
-    await uow.session.execute(insert_ignoring_conflicts(uow, ACCOUNTS), rows)
+    await uow.connection.execute(insert_ignoring_conflicts(uow, ACCOUNTS), rows)
 
 
 async def accounts_by_id(uow: UnitOfWork, ids: Iterable[UUID], *, lock: bool) -> dict[UUID, AccountState]:
     """The accounts; with `lock`, locked until the end of the transaction, always in id order so that writers
     never deadlock. Writers lock accounts before holds."""
-    found = {}
-    for chunk in _chunks(sorted(set(ids))):
-        query = select(ACCOUNTS).where(ACCOUNTS.c.id.in_(chunk)).order_by(ACCOUNTS.c.id)
-        for row in await uow.session.execute(query.with_for_update() if lock else query):
-            found[row.id] = _account(row)
-    return found
+    rows = await _rows(uow, _LOCK_ACCOUNTS if lock else _ACCOUNTS_BY_ID, "ids", sorted(set(ids)))
+    return {row.id: _account(row) for row in rows}
+
+
+async def lock_accounts_probing_keys(
+    uow: UnitOfWork, ids: Iterable[UUID], keys: Sequence[str]
+) -> tuple[dict[UUID, AccountState], bool]:
+    """The accounts, locked (see accounts_by_id), and whether any of the idempotency keys is already booked.
+
+    On PostgreSQL the answer comes from the statement's snapshot, taken before a wait for a lock: a concurrent
+    delivery of the same request that commits meanwhile is caught by the unique key when the entry is written
+    (see write_entries), and the retry then finds it.
+    """
+    account_ids = sorted(set(ids))
+    if len(account_ids) > _CHUNK or len(keys) > _CHUNK:
+        return await accounts_by_id(uow, account_ids, lock=True), bool(await entries_by_key(uow, keys))
+    rows = (await uow.connection.execute(_LOCK_ACCOUNTS_PROBING_KEYS, {"ids": account_ids, "keys": list(keys)})).all()
+    return {row.id: _account(row) for row in rows}, any(row.booked for row in rows)
 
 
 async def holds_by_id(uow: UnitOfWork, ids: Iterable[UUID], *, lock: bool) -> dict[UUID, HoldState]:
-    found = {}
-    for chunk in _chunks(sorted(set(ids))):
-        query = select(HOLDS).where(HOLDS.c.id.in_(chunk)).order_by(HOLDS.c.id)
-        for row in await uow.session.execute(query.with_for_update() if lock else query):
-            found[row.id] = _hold(row)
-    return found
+    rows = await _rows(uow, _LOCK_HOLDS if lock else _HOLDS_BY_ID, "ids", sorted(set(ids)))
+    return {row.id: _hold(row) for row in rows}
 
 
 async def hold_by_key(uow: UnitOfWork, key: str) -> HoldState | None:
-    row = (await uow.session.execute(select(HOLDS).where(HOLDS.c.idempotency_key == key))).one_or_none()
+    row = (await uow.connection.execute(_HOLD_BY_KEY, {"key": key})).one_or_none()
     return None if row is None else _hold(row)
 
 
 async def entries_by_key(uow: UnitOfWork, keys: Sequence[str]) -> dict[str, PostedEntry]:
     """Entries already booked under these idempotency keys, as replays."""
-    heads = {}
-    for chunk in _chunks(list(keys)):
-        for row in await uow.session.execute(select(ENTRIES).where(ENTRIES.c.idempotency_key.in_(chunk))):
-            heads[row.id] = row
+    heads = {row.id: row for row in await _rows(uow, _ENTRIES_BY_KEY, "keys", keys)}
     legs: dict[UUID, list[PostedLeg]] = defaultdict(list)
-    for chunk in _chunks(list(heads)):
-        query = select(POSTINGS).where(POSTINGS.c.entry_id.in_(chunk)).order_by(POSTINGS.c.id)
-        for row in await uow.session.execute(query):
-            legs[row.entry_id].append(PostedLeg(row.account_id, row.amount, row.balance_after))
+    for row in await _rows(uow, _POSTINGS_OF, "ids", heads):
+        legs[row.entry_id].append(PostedLeg(row.account_id, row.amount, row.balance_after))
     return {
         head.idempotency_key: PostedEntry(
-            head.id,
-            head.idempotency_key,
-            head.kind,
-            head.memo,
-            head.created_at,
-            tuple(legs[entry_id]),
-            replayed=True,
+            head.id, head.idempotency_key, head.kind, head.memo, head.created_at, tuple(legs[entry_id]), replayed=True
         )
         for entry_id, head in heads.items()
     }
 
 
 async def write_entries(
-    uow: UnitOfWork, entries: Sequence[PostedEntry], hold_uses: Sequence[tuple[UUID, UUID, Any]]
+    uow: UnitOfWork, entries: Sequence[PostedEntry], hold_uses: Sequence[tuple[UUID, UUID, Decimal]]
 ) -> None:
     """Postings, then entries, then the record of which entry consumed which hold."""
     if not entries:
         return
     postings = [
-        {
-            "entry_id": entry.id,
-            "account_id": leg.account_id,
-            "amount": leg.amount,
-            "balance_after": leg.balance_after,
-        }
+        {"entry_id": entry.id, "account_id": leg.account_id, "amount": leg.amount, "balance_after": leg.balance_after}
         for entry in entries
         for leg in entry.legs
     ]
-    await uow.session.execute(insert(POSTINGS), postings)
-    await uow.session.execute(
-        insert(ENTRIES),
-        [
-            {
-                "id": entry.id,
-                "idempotency_key": entry.key,
-                "kind": entry.kind,
-                "memo": entry.memo,
-                "created_at": entry.created_at,
-            }
-            for entry in entries
-        ],
-    )
+    heads = [
+        {
+            "id": entry.id,
+            "idempotency_key": entry.key,
+            "kind": entry.kind,
+            "memo": entry.memo,
+            "created_at": entry.created_at,
+        }
+        for entry in entries
+    ]
+    try:
+        if uow.dialect == "postgresql":
+            await uow.connection.execute(_PG_INSERT_POSTINGS, _columns(postings))
+            await uow.connection.execute(_PG_INSERT_ENTRIES, _columns(heads))
+        else:
+            await uow.connection.execute(insert(POSTINGS), postings)
+            await uow.connection.execute(insert(ENTRIES), heads)
+    except IntegrityError as exc:
+        if "uq_entries_idempotency_key" in str(exc.orig):
+            raise TransientDatabaseError("an idempotency key was booked concurrently") from exc
+        raise
     if hold_uses:
-        await uow.session.execute(
+        await uow.connection.execute(
             insert(HOLD_USES),
             [{"hold_id": hold_id, "entry_id": entry_id, "amount": amount} for hold_id, entry_id, amount in hold_uses],
         )
 
 
-async def save_accounts(uow: UnitOfWork, accounts: Iterable[AccountState], now: datetime) -> None:
+def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """Rows as one list per column. Amounts go in unchecked by the column type: apply_entry made them exact
+    to the storage scale, and PostgreSQL refuses any beyond the column's range."""
+    return {name: [row[name] for row in rows] for name in rows[0]}
+
+
+async def save_held(uow: UnitOfWork, accounts: Iterable[AccountState]) -> None:
+    """Write what the accounts hold aside, and their version (balances are the database's to move)."""
     rows = [
-        {"_id": account.id, "_balance": account.balance, "_held": account.held, "_version": account.version}
+        {"_id": account.id, "_held": account.held, "_version": account.version}
         for account in sorted(accounts, key=lambda account: account.id)
     ]
     if rows:
-        statement = (
-            update(ACCOUNTS)
-            .where(ACCOUNTS.c.id == bindparam("_id"))
-            .values(
-                balance=bindparam("_balance"),
-                held=bindparam("_held"),
-                version=bindparam("_version"),
-                updated_at=now,
-            )
-        )
-        await uow.session.execute(statement, rows)
+        await uow.connection.execute(_SAVE_HELD, rows)
 
 
 async def insert_hold(uow: UnitOfWork, hold: HoldState, now: datetime) -> None:
-    await uow.session.execute(
-        insert(HOLDS).values(
-            id=hold.id,
-            idempotency_key=hold.key,
-            account_id=hold.account_id,
-            amount=hold.amount,
-            posted=hold.posted,
-            released=hold.released,
-            status=hold.status.value,
-            reason=hold.reason,
-            created_at=now,
-            updated_at=now,
-        )
+    await uow.connection.execute(
+        insert(HOLDS),
+        {
+            "id": hold.id,
+            "idempotency_key": hold.key,
+            "account_id": hold.account_id,
+            "amount": hold.amount,
+            "posted": hold.posted,
+            "released": hold.released,
+            "status": hold.status.value,
+            "reason": hold.reason,
+            "created_at": now,
+            "updated_at": now,
+        },
     )
 
 
 async def save_holds(uow: UnitOfWork, holds: Iterable[HoldState], now: datetime) -> None:
     rows = [
-        {"_id": hold.id, "_posted": hold.posted, "_released": hold.released, "_status": hold.status.value}
+        {"_id": hold.id, "_posted": hold.posted, "_released": hold.released, "_status": hold.status.value, "_now": now}
         for hold in holds
     ]
     if rows:
-        statement = (
-            update(HOLDS)
-            .where(HOLDS.c.id == bindparam("_id"))
-            .values(
-                posted=bindparam("_posted"),
-                released=bindparam("_released"),
-                status=bindparam("_status"),
-                updated_at=now,
-            )
-        )
-        await uow.session.execute(statement, rows)
+        await uow.connection.execute(_SAVE_HOLD, rows)
 
 
-async def position_books(uow: UnitOfWork, account_id: UUID) -> tuple[Any, Any] | None:
+async def position_books(uow: UnitOfWork, account_id: UUID) -> tuple[Decimal, Decimal] | None:
     """(cost basis, realized P&L) of the position held in this account, if it was ever traded."""
-    row = (await uow.session.execute(select(POSITIONS).where(POSITIONS.c.account_id == account_id))).one_or_none()
+    row = (await uow.connection.execute(_POSITION_BOOKS, {"account_id": account_id})).one_or_none()
     return None if row is None else (row.cost_basis, row.realized_pnl)
 
 
-async def save_position_books(uow: UnitOfWork, account_id: UUID, cost_basis: Any, realized_pnl: Any) -> None:
+async def save_position_books(uow: UnitOfWork, account_id: UUID, cost_basis: Decimal, realized_pnl: Decimal) -> None:
     values = {"cost_basis": cost_basis, "realized_pnl": realized_pnl, "updated_at": uow.clock.now()}
     statement = dialect_insert(uow, POSITIONS).values(account_id=account_id, **values)
-    await uow.session.execute(statement.on_conflict_do_update(index_elements=[POSITIONS.c.account_id], set_=values))
+    await uow.connection.execute(statement.on_conflict_do_update(index_elements=[POSITIONS.c.account_id], set_=values))

@@ -95,7 +95,6 @@ def upgrade() -> None:
         sa.Column("held", AMOUNT, nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("created_at", TIME, nullable=False),
-        sa.Column("updated_at", TIME, nullable=False),
         sa.CheckConstraint("(currency IS NULL) <> (instrument_id IS NULL)", name="ck_accounts_one_asset"),
         sa.ForeignKeyConstraint(
             ["instrument_id"], ["instruments.con_id"], name="fk_accounts_instrument_id_instruments"
@@ -193,32 +192,31 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     # Dropping the tables drops their triggers; the PostgreSQL functions go separately.
-    for table in (
-        "positions",
-        "hold_uses",
-        "holds",
-        "postings",
-        "entries",
-        "accounts",
-        "instruments",
-        "users",
-    ):
+    for table in ("positions", "hold_uses", "holds", "postings", "entries", "accounts", "instruments", "users"):
         op.drop_table(table)
     if op.get_bind().dialect.name == "postgresql":
         for function in (
-            "ledger_refuse_change",
-            "ledger_postings_before_entry",
-            "ledger_entries_balance",
-            "ledger_account_identity",
+            "ledger_refuse_change()",
+            "ledger_postings_inserted()",
+            "ledger_entries_balance()",
+            "ledger_account_identity()",
+            "ledger_normal_sign(text)",
         ):
-            op.execute(f"DROP FUNCTION {function}()")
+            op.execute(f"DROP FUNCTION {function}")
 
 
-# The ledger is append-only and balanced in the database itself, not only in Python:
+# The ledger keeps itself whole in the database, not only in Python:
 # - postings, entries and hold uses are never updated or deleted (corrections are reversing entries);
 # - an entry's postings are inserted before the entry; a posting for an entry already recorded is refused;
 # - an entry row is refused unless its postings (at least two) sum to zero for each asset;
+# - postings move their accounts' cached balance and version, and each posting's balance_after must be the
+#   balance it leaves (so the cached balance is always the sum of the postings, and a statement's running
+#   balance cannot lie);
 # - an account never changes what it is (kind, owner, asset, code).
+# Balances are seen on each account's normal side: +1 for debit-normal kinds (what the platform has), -1 for
+# the others (what it owes, its income and its equity); ledger/accounts.py says the same in Python.
+_DEBIT_NORMAL = "('broker_cash', 'broker_position', 'bank')"
+_SIGN = "(CASE WHEN {kind} IN " + _DEBIT_NORMAL + " THEN 1 ELSE -1 END)"
 _UNBALANCED = """
     (SELECT count(*) FROM postings p WHERE p.entry_id = {entry}) < 2
     OR EXISTS (SELECT 1 FROM postings p JOIN accounts a ON a.id = p.account_id WHERE p.entry_id = {entry}
@@ -230,6 +228,11 @@ _IDENTITY_CHANGED = (
 )
 
 POSTGRESQL_TRIGGERS = [
+    f"""
+    CREATE FUNCTION ledger_normal_sign(kind text) RETURNS integer LANGUAGE sql IMMUTABLE AS $$
+        SELECT {_SIGN.format(kind="kind")}
+    $$
+    """,
     """
     CREATE FUNCTION ledger_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
@@ -237,11 +240,28 @@ POSTGRESQL_TRIGGERS = [
             TG_OP, TG_TABLE_NAME USING ERRCODE = 'integrity_constraint_violation';
     END $$
     """,
+    # One statement's postings at a time (a batch of entries is one statement): refuse postings for recorded
+    # entries, move each account once, then check every posting's running balance against the result.
     """
-    CREATE FUNCTION ledger_postings_before_entry() RETURNS trigger LANGUAGE plpgsql AS $$
+    CREATE FUNCTION ledger_postings_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
         IF EXISTS (SELECT 1 FROM new_postings n JOIN entries e ON e.id = n.entry_id) THEN
             RAISE EXCEPTION 'ledger: postings cannot be added to an entry already recorded'
+                USING ERRCODE = 'integrity_constraint_violation';
+        END IF;
+        UPDATE accounts a SET balance = a.balance + ledger_normal_sign(a.kind) * d.moved, version = a.version + d.n
+          FROM (SELECT account_id, sum(amount) AS moved, count(*) AS n FROM new_postings GROUP BY account_id) d
+         WHERE a.id = d.account_id;
+        IF EXISTS (
+            SELECT 1
+              FROM (SELECT n.account_id, n.balance_after,
+                           coalesce(sum(n.amount) OVER (PARTITION BY n.account_id ORDER BY n.id DESC
+                                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS later
+                      FROM new_postings n) p
+              JOIN accounts a ON a.id = p.account_id
+             WHERE p.balance_after <> a.balance - ledger_normal_sign(a.kind) * p.later
+        ) THEN
+            RAISE EXCEPTION 'ledger: a posting''s balance_after is not the balance it leaves'
                 USING ERRCODE = 'integrity_constraint_violation';
         END IF;
         RETURN NULL;
@@ -280,8 +300,8 @@ POSTGRESQL_TRIGGERS = [
             f"FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change()",
         )
     ),
-    "CREATE TRIGGER postings_before_entry AFTER INSERT ON postings REFERENCING NEW TABLE AS new_postings "
-    "FOR EACH STATEMENT EXECUTE FUNCTION ledger_postings_before_entry()",
+    "CREATE TRIGGER postings_inserted AFTER INSERT ON postings REFERENCING NEW TABLE AS new_postings "
+    "FOR EACH STATEMENT EXECUTE FUNCTION ledger_postings_inserted()",
     "CREATE TRIGGER entries_balance AFTER INSERT ON entries REFERENCING NEW TABLE AS new_entries "
     "FOR EACH STATEMENT EXECUTE FUNCTION ledger_entries_balance()",
     "CREATE TRIGGER accounts_identity BEFORE UPDATE OF code, kind, owner_id, currency, instrument_id ON accounts "
@@ -299,6 +319,11 @@ SQLITE_TRIGGERS = [
     "CREATE TRIGGER postings_before_entry BEFORE INSERT ON postings "
     "WHEN EXISTS (SELECT 1 FROM entries WHERE id = NEW.entry_id) BEGIN "
     "SELECT RAISE(ABORT, 'ledger: postings cannot be added to an entry already recorded'); END",
+    "CREATE TRIGGER postings_move_balance AFTER INSERT ON postings BEGIN "
+    f"UPDATE accounts SET balance = balance + {_SIGN.format(kind='kind')} * NEW.amount, version = version + 1 "
+    "WHERE id = NEW.account_id; "
+    "SELECT RAISE(ABORT, 'ledger: a posting''s balance_after is not the balance it leaves') "
+    "WHERE (SELECT balance FROM accounts WHERE id = NEW.account_id) IS NOT NEW.balance_after; END",
     f"CREATE TRIGGER entries_balance AFTER INSERT ON entries WHEN {_UNBALANCED.format(entry='NEW.id')} BEGIN "
     "SELECT RAISE(ABORT, 'ledger: entry does not balance per asset, or has fewer than two postings'); END",
     "CREATE TRIGGER accounts_identity BEFORE UPDATE OF code, kind, owner_id, currency, instrument_id ON accounts "

@@ -99,7 +99,7 @@ async def test_an_entry_with_one_posting_or_none_is_refused(db: Database) -> Non
             for account in legs:
                 await uow.session.execute(
                     insert(POSTINGS).values(
-                        entry_id=entry_id, account_id=account, amount=Decimal(0), balance_after=Decimal(0)
+                        entry_id=entry_id, account_id=account, amount=Decimal(0), balance_after=Decimal(100)
                     )
                 )
             await uow.session.execute(
@@ -170,3 +170,29 @@ async def test_an_account_cannot_change_what_it_is(db: Database) -> None:
     assert "cannot change" in message
     bank = await db.transact(lambda uow: service.open_account(uow, AccountKind.BANK, USD))
     assert bank.balance == Decimal("100.00")
+
+
+async def test_the_database_moves_cached_balances_and_checks_running_balances(db: Database) -> None:
+    """A correct entry written in raw SQL moves the cached balances; one whose balance_after lies is refused."""
+    _, bank, cash = await booked_deposit(db)
+
+    async def raw_entry(uow: UnitOfWork, key: str, bank_after: Decimal) -> None:
+        entry_id = uuid.uuid4()
+        await uow.session.execute(
+            insert(POSTINGS),
+            [
+                {"entry_id": entry_id, "account_id": bank, "amount": Decimal(30), "balance_after": bank_after},
+                {"entry_id": entry_id, "account_id": cash, "amount": Decimal(-30), "balance_after": Decimal(130)},
+            ],
+        )
+        await uow.session.execute(
+            insert(ENTRIES).values(id=entry_id, idempotency_key=key, kind="raw", memo="", created_at=uow.clock.now())
+        )
+
+    with pytest.raises(IntegrityError, match="balance_after"):
+        await db.transact(lambda uow: raw_entry(uow, "lying", Decimal(999)))
+    await db.transact(lambda uow: raw_entry(uow, "honest", Decimal(130)))
+    bank_account = await db.transact(lambda uow: service.get_account(uow, bank))
+    assert bank_account.balance == Decimal(130)
+    cash_account = await db.transact(lambda uow: service.get_account(uow, cash))
+    assert (cash_account.balance, cash_account.version) == (Decimal(130), 2)
