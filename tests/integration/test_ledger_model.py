@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -113,6 +113,14 @@ class Model:
 class LedgerMachine(RuleBasedStateMachine):
     investors = Bundle("investors")
     holds = Bundle("holds")
+    # What every order rule draws: who, what, which way, how many and at what price.
+    ORDER: ClassVar[dict[str, Any]] = {
+        "investor": investors,
+        "share": st.sampled_from(SHARES),
+        "side": st.sampled_from(TradeSide),
+        "quantity": st.integers(1, 30),
+        "price": prices,
+    }
 
     def __init__(self, db: Database, run: Callable[[Awaitable[Any]], Any]) -> None:
         super().__init__()
@@ -269,14 +277,7 @@ class LedgerMachine(RuleBasedStateMachine):
         if hold is not None:  # None: a hold that was refused
             self.settle(hold, void)
 
-    @rule(
-        investor=investors,
-        share=st.sampled_from(SHARES),
-        side=st.sampled_from(TradeSide),
-        quantity=st.integers(1, 30),
-        price=prices,
-        commission=commissions,
-    )
+    @rule(**ORDER, commission=commissions)
     def fill_without_hold(
         self,
         investor: uuid.UUID,
@@ -289,11 +290,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.trade(investor, share, side, Decimal(quantity), price, commission, None)
 
     @rule(
-        investor=investors,
-        share=st.sampled_from(SHARES),
-        side=st.sampled_from(TradeSide),
-        quantity=st.integers(1, 30),
-        price=prices,
+        **ORDER,
         slippage=st.sampled_from([-1, 0, 0, 1]),
         fills=st.lists(st.tuples(st.integers(1, 30), commissions), min_size=1, max_size=3),
         void=st.booleans(),

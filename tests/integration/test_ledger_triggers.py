@@ -58,110 +58,53 @@ async def test_postings_cannot_be_truncated(db: Database) -> None:
     assert "append-only" in await refused(db, "TRUNCATE postings CASCADE")
 
 
+Leg = tuple[uuid.UUID, int, int]  # account, amount, balance_after
+
+
+async def write_raw(db: Database, entry_id: uuid.UUID, legs: list[Leg], key: str | None = None) -> None:
+    """Postings in plain SQL, then (when a key is given) their entry row: the ledger's protocol, without its
+    Python rules in the way."""
+
+    async def work(uow: UnitOfWork) -> None:
+        rows = [
+            {"entry_id": entry_id, "account_id": account, "amount": Decimal(amount), "balance_after": Decimal(after)}
+            for account, amount, after in legs
+        ]
+        if rows:
+            await uow.session.execute(insert(POSTINGS), rows)
+        if key is not None:
+            await uow.session.execute(
+                insert(ENTRIES).values(
+                    id=entry_id, idempotency_key=key, kind="raw", memo="", created_at=uow.clock.now()
+                )
+            )
+
+    await db.transact(work)
+
+
 async def test_an_unbalanced_entry_is_refused(db: Database) -> None:
     _, bank, cash = await booked_deposit(db)
-    entry_id = uuid.uuid4()
-
-    async def unbalanced(uow: UnitOfWork) -> None:
-        await uow.session.execute(
-            insert(POSTINGS),
-            [
-                {
-                    "entry_id": entry_id,
-                    "account_id": bank,
-                    "amount": Decimal(5),
-                    "balance_after": Decimal(105),
-                },
-                {
-                    "entry_id": entry_id,
-                    "account_id": cash,
-                    "amount": Decimal(-4),
-                    "balance_after": Decimal(104),
-                },
-            ],
-        )
-        await uow.session.execute(
-            insert(ENTRIES).values(
-                id=entry_id, idempotency_key="forged", kind="forged", memo="", created_at=uow.clock.now()
-            )
-        )
-
     with pytest.raises(IntegrityError, match="does not balance"):
-        await db.transact(unbalanced)
+        await write_raw(db, uuid.uuid4(), [(bank, 5, 105), (cash, -4, 104)], key="forged")
 
 
 async def test_an_entry_with_one_posting_or_none_is_refused(db: Database) -> None:
     _, bank, _ = await booked_deposit(db)
-    for legs in ([], [bank]):
-        entry_id = uuid.uuid4()
-
-        async def lonely(uow: UnitOfWork, legs: list[uuid.UUID] = legs, entry_id: uuid.UUID = entry_id) -> None:
-            for account in legs:
-                await uow.session.execute(
-                    insert(POSTINGS).values(
-                        entry_id=entry_id, account_id=account, amount=Decimal(0), balance_after=Decimal(100)
-                    )
-                )
-            await uow.session.execute(
-                insert(ENTRIES).values(
-                    id=entry_id,
-                    idempotency_key=f"lonely-{len(legs)}",
-                    kind="forged",
-                    memo="",
-                    created_at=uow.clock.now(),
-                )
-            )
-
+    for legs in ([], [(bank, 0, 100)]):
         with pytest.raises(IntegrityError, match="fewer than two"):
-            await db.transact(lonely)
+            await write_raw(db, uuid.uuid4(), legs, key=f"lonely-{len(legs)}")
 
 
 async def test_postings_cannot_be_added_to_a_recorded_entry(db: Database) -> None:
     entry_id, bank, cash = await booked_deposit(db)
-
-    async def sneak(uow: UnitOfWork) -> None:
-        await uow.session.execute(
-            insert(POSTINGS),
-            [
-                {
-                    "entry_id": entry_id,
-                    "account_id": bank,
-                    "amount": Decimal(50),
-                    "balance_after": Decimal(150),
-                },
-                {
-                    "entry_id": entry_id,
-                    "account_id": cash,
-                    "amount": Decimal(-50),
-                    "balance_after": Decimal(150),
-                },
-            ],
-        )
-
     with pytest.raises(IntegrityError, match="already recorded"):
-        await db.transact(sneak)
+        await write_raw(db, entry_id, [(bank, 50, 150), (cash, -50, 150)])
 
 
 async def test_postings_without_their_entry_cannot_commit(db: Database) -> None:
     _, bank, cash = await booked_deposit(db)
-    orphan = uuid.uuid4()
-
-    async def orphans(uow: UnitOfWork) -> None:
-        await uow.session.execute(
-            insert(POSTINGS),
-            [
-                {"entry_id": orphan, "account_id": bank, "amount": Decimal(1), "balance_after": Decimal(101)},
-                {
-                    "entry_id": orphan,
-                    "account_id": cash,
-                    "amount": Decimal(-1),
-                    "balance_after": Decimal(101),
-                },
-            ],
-        )
-
     with pytest.raises(IntegrityError):
-        await db.transact(orphans)
+        await write_raw(db, uuid.uuid4(), [(bank, 1, 101), (cash, -1, 101)])
 
 
 async def test_an_account_cannot_change_what_it_is(db: Database) -> None:
@@ -175,23 +118,9 @@ async def test_an_account_cannot_change_what_it_is(db: Database) -> None:
 async def test_the_database_moves_cached_balances_and_checks_running_balances(db: Database) -> None:
     """A correct entry written in raw SQL moves the cached balances; one whose balance_after lies is refused."""
     _, bank, cash = await booked_deposit(db)
-
-    async def raw_entry(uow: UnitOfWork, key: str, bank_after: Decimal) -> None:
-        entry_id = uuid.uuid4()
-        await uow.session.execute(
-            insert(POSTINGS),
-            [
-                {"entry_id": entry_id, "account_id": bank, "amount": Decimal(30), "balance_after": bank_after},
-                {"entry_id": entry_id, "account_id": cash, "amount": Decimal(-30), "balance_after": Decimal(130)},
-            ],
-        )
-        await uow.session.execute(
-            insert(ENTRIES).values(id=entry_id, idempotency_key=key, kind="raw", memo="", created_at=uow.clock.now())
-        )
-
     with pytest.raises(IntegrityError, match="balance_after"):
-        await db.transact(lambda uow: raw_entry(uow, "lying", Decimal(999)))
-    await db.transact(lambda uow: raw_entry(uow, "honest", Decimal(130)))
+        await write_raw(db, uuid.uuid4(), [(bank, 30, 999), (cash, -30, 130)], key="lying")
+    await write_raw(db, uuid.uuid4(), [(bank, 30, 130), (cash, -30, 130)], key="honest")
     bank_account = await db.transact(lambda uow: service.get_account(uow, bank))
     assert bank_account.balance == Decimal(130)
     cash_account = await db.transact(lambda uow: service.get_account(uow, cash))
