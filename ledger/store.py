@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core.db import UnitOfWork, dialect_insert, insert_ignoring_conflicts
 from core.errors import TransientDatabaseError
+from core.sql import in_list
 
 from .accounts import AccountKind, AccountState, Asset
 from .entries import PostedEntry, PostedLeg
@@ -38,28 +39,24 @@ POSITIONS: Table = Position.__table__  # type: ignore[assignment]
 _CHUNK = 1000  # values per IN (...) list, well inside every driver's limit on parameters
 
 
-def _in(column: Any, name: str) -> Any:
-    return column.in_(bindparam(name, expanding=True))
-
-
-_ACCOUNTS_BY_CODE = select(ACCOUNTS).where(_in(ACCOUNTS.c.code, "codes"))
-_ACCOUNTS_BY_ID = select(ACCOUNTS).where(_in(ACCOUNTS.c.id, "ids")).order_by(ACCOUNTS.c.id)
+_ACCOUNTS_BY_CODE = select(ACCOUNTS).where(in_list(ACCOUNTS.c.code, "codes"))
+_ACCOUNTS_BY_ID = select(ACCOUNTS).where(in_list(ACCOUNTS.c.id, "ids")).order_by(ACCOUNTS.c.id)
 _LOCK_ACCOUNTS = _ACCOUNTS_BY_ID.with_for_update()
-_HOLDS_BY_ID = select(HOLDS).where(_in(HOLDS.c.id, "ids")).order_by(HOLDS.c.id)
+_HOLDS_BY_ID = select(HOLDS).where(in_list(HOLDS.c.id, "ids")).order_by(HOLDS.c.id)
 _LOCK_HOLDS = _HOLDS_BY_ID.with_for_update()
 _HOLD_BY_KEY = select(HOLDS).where(HOLDS.c.idempotency_key == bindparam("key"))
-_ENTRIES_BY_KEY = select(ENTRIES).where(_in(ENTRIES.c.idempotency_key, "keys"))
-_POSTINGS_OF = select(POSTINGS).where(_in(POSTINGS.c.entry_id, "ids")).order_by(POSTINGS.c.id)
+_ENTRIES_BY_KEY = select(ENTRIES).where(in_list(ENTRIES.c.idempotency_key, "keys"))
+_POSTINGS_OF = select(POSTINGS).where(in_list(POSTINGS.c.entry_id, "ids")).order_by(POSTINGS.c.id)
 _SAVE_HELD = (
     update(ACCOUNTS)
     .where(ACCOUNTS.c.id == bindparam("_id"))
     .values(held=bindparam("_held"), version=bindparam("_version"))
 )
 # Whether any of the keys was booked, read in the same round trip as the accounts' locks.
-_BOOKED = select(func.count()).select_from(ENTRIES).where(_in(ENTRIES.c.idempotency_key, "keys")).scalar_subquery()
+_BOOKED = select(func.count()).select_from(ENTRIES).where(in_list(ENTRIES.c.idempotency_key, "keys")).scalar_subquery()
 _LOCK_ACCOUNTS_PROBING_KEYS = (
     select(ACCOUNTS, _BOOKED.label("booked"))
-    .where(_in(ACCOUNTS.c.id, "ids"))
+    .where(in_list(ACCOUNTS.c.id, "ids"))
     .order_by(ACCOUNTS.c.id)
     .with_for_update(of=ACCOUNTS)
 )

@@ -242,8 +242,11 @@ POSTGRESQL_TRIGGERS = [
     """,
     # One statement's postings at a time (a batch of entries is one statement): refuse postings for recorded
     # entries, move each account once, then check every posting's running balance against the result.
+    # enable_seqscan = off in both ledger triggers: their plans are cached for the life of a connection, and while
+    # the tables are young their statistics say "tiny", so the planner would go on scanning whole tables (whose
+    # cost then grows with the books) instead of probing their indexes.
     """
-    CREATE FUNCTION ledger_postings_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+    CREATE FUNCTION ledger_postings_inserted() RETURNS trigger LANGUAGE plpgsql SET enable_seqscan = off AS $$
     BEGIN
         IF EXISTS (SELECT 1 FROM new_postings n JOIN entries e ON e.id = n.entry_id) THEN
             RAISE EXCEPTION 'ledger: postings cannot be added to an entry already recorded'
@@ -268,7 +271,7 @@ POSTGRESQL_TRIGGERS = [
     END $$
     """,
     f"""
-    CREATE FUNCTION ledger_entries_balance() RETURNS trigger LANGUAGE plpgsql AS $$
+    CREATE FUNCTION ledger_entries_balance() RETURNS trigger LANGUAGE plpgsql SET enable_seqscan = off AS $$
     DECLARE
         bad text;
     BEGIN
