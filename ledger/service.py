@@ -2,8 +2,9 @@
 unit of work, so it commits (or not) with whatever else the caller does in that transaction.
 
 Concurrency: every writer locks the accounts it touches, in id order, before reading their balances (on
-SQLite the whole transaction holds the write lock already). Idempotency keys are checked after the locks, so
-two deliveries of the same request queue on the same rows and the second finds the first's entry.
+SQLite the whole transaction holds the write lock already), and holds after accounts. The same round trip tells
+whether an idempotency key is booked already; two deliveries of one request racing each other are settled by
+the unique key, and the loser's retry finds the winner's entry (see store.lock_accounts_probing_keys).
 """
 
 from __future__ import annotations
