@@ -55,6 +55,8 @@ class EntryRequest:
             raise ValueError("an entry has at least two legs")
         if len({leg.account_id for leg in self.legs}) != len(self.legs):
             raise ValueError("an entry touches each account once")
+        if len(set(self.holds)) != len(self.holds):
+            raise ValueError("an entry names each hold once")
         for leg in self.legs:
             if leg.amount == 0:
                 raise InvalidAmount(leg.amount, "a leg moves a non-zero amount")
@@ -109,6 +111,9 @@ def apply_entry(
 
     changes = {leg.account_id: touched[leg.account_id].balance_change(leg.amount) for leg in request.legs}
     held = {account_id: account.held for account_id, account in touched.items()}
+    # What the entry takes from each account and no hold has covered yet: holds are posted in the order given,
+    # and together never cover more than the entry takes.
+    uncovered = {account_id: max(-change, ZERO) for account_id, change in changes.items()}
     new_holds, consumed = {}, []
     for hold_id in request.holds:
         hold = holds.get(hold_id)
@@ -118,10 +123,11 @@ def apply_entry(
         # late fill after a cancel, a worse price than held for): it then draws on what is available.
         if hold.status is not HoldStatus.PENDING:
             continue
-        amount = min(max(-changes.get(hold.account_id, ZERO), ZERO), hold.remaining)
+        amount = min(uncovered.get(hold.account_id, ZERO), hold.remaining)
         if amount:
             new_holds[hold_id] = hold.consume(amount)
             held[hold.account_id] -= amount
+            uncovered[hold.account_id] -= amount
             consumed.append((hold_id, amount))
 
     new_accounts, posted = {}, []

@@ -45,7 +45,7 @@ class Account(Base):
     instrument_id: Mapped[int | None] = mapped_column(ForeignKey("instruments.con_id"))
     balance: Mapped[Decimal] = mapped_column(Amount)  # kept by the database as postings arrive
     held: Mapped[Decimal] = mapped_column(Amount)
-    version: Mapped[int] = mapped_column(Integer)  # moves with every posting and every change of `held`
+    version: Mapped[int] = mapped_column(BigInteger)  # moves with every posting and every change of `held`
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
@@ -61,7 +61,7 @@ class Entry(Base):
 
 class Posting(Base):
     __tablename__ = "postings"
-    __table_args__ = (Index("ix_postings_account_entry", "account_id", "entry_id"),)
+    __table_args__ = (Index("ix_postings_account_posting", "account_id", "id"),)
 
     id: Mapped[int] = mapped_column(_AUTO_ID, primary_key=True, autoincrement=True)
     # Deferred: postings are written before their entry, whose insert checks that they balance.

@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
 
 from core.errors import InvalidAmount
 from core.types import FixedDecimal
@@ -20,6 +20,8 @@ CASH_PLACES = 2
 CENT = Decimal(1).scaleb(-CASH_PLACES)
 STORAGE_UNIT = Decimal(1).scaleb(-STORAGE_PLACES)
 ZERO = Decimal(0)
+STORAGE_LIMIT = Decimal(10) ** 18  # NUMERIC(28, 10) holds less than this
+_EXACT_DIGITS = 80  # enough for any product of two storable amounts: no rounding before the one we choose
 
 Amount = FixedDecimal(STORAGE_PLACES)
 """The column type of every amount, quantity and price."""
@@ -54,9 +56,18 @@ def require_positive(value: object) -> Decimal:
 
 def require_storable(amount: Decimal) -> Decimal:
     """The amount, if the database can keep it exactly."""
-    if amount != amount.quantize(STORAGE_UNIT):
+    if not amount.is_finite() or abs(amount) >= STORAGE_LIMIT:
+        raise InvalidAmount(amount, "not a finite amount small enough to keep")
+    if amount != round_storage(amount):
         raise InvalidAmount(amount, f"more than {STORAGE_PLACES} decimal places")
     return amount
+
+
+def product(first: Decimal, second: Decimal) -> Decimal:
+    """The exact product (Decimal's default context would round it to 28 digits first)."""
+    with localcontext() as context:
+        context.prec = _EXACT_DIGITS
+        return first * second
 
 
 def is_whole_cents(amount: Decimal) -> bool:
@@ -72,13 +83,25 @@ def require_cash(value: object) -> Decimal:
 
 
 def round_cash(amount: Decimal) -> Decimal:
-    return amount.quantize(CENT, rounding=ROUND_HALF_EVEN)
+    return _quantize(amount, CENT)
 
 
 def round_storage(amount: Decimal) -> Decimal:
-    return amount.quantize(STORAGE_UNIT, rounding=ROUND_HALF_EVEN)
+    return _quantize(amount, STORAGE_UNIT)
+
+
+def _quantize(amount: Decimal, unit: Decimal) -> Decimal:
+    with localcontext() as context:
+        context.prec = _EXACT_DIGITS
+        return amount.quantize(unit, rounding=ROUND_HALF_EVEN)
 
 
 def from_broker_float(value: float) -> Decimal:
-    """IB's float as the Decimal it was meant to be: its shortest repr, rounded to the storage scale."""
-    return round_storage(Decimal(repr(value)))
+    """IB's float as the Decimal it was meant to be: its shortest repr, rounded to the storage scale.
+
+    IB's "unset" (the largest float), infinities and NaN are refused: the adapter maps unset values to None first.
+    """
+    amount = parse_amount(Decimal(repr(value)))
+    if abs(amount) >= STORAGE_LIMIT:
+        raise InvalidAmount(value, "too large to keep (IB's mark for an unset value?)")
+    return round_storage(amount)

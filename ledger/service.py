@@ -10,12 +10,12 @@ the unique key, and the loser's retry finds the winner's entry (see store.lock_a
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from uuid import UUID
 
 from core.db import UnitOfWork
-from core.errors import IdempotencyConflict, InsufficientFunds, NotFound
+from core.errors import DomainError, IdempotencyConflict, InsufficientFunds, NotFound
 
 from . import store
 from .accounts import AccountKind, AccountState, Asset, account_code
@@ -70,34 +70,57 @@ async def post_entries(uow: UnitOfWork, requests: Sequence[EntryRequest]) -> lis
     accounts, any_booked = await store.lock_accounts_probing_keys(uow, account_ids, keys)
     holds = await store.holds_by_id(uow, {hold for request in requests for hold in request.holds}, lock=True)
     booked = await store.entries_by_key(uow, keys) if any_booked else {}
-    locked = dict(accounts)
+    try:
+        plan = _plan(uow, requests, accounts, holds, booked)
+    except DomainError:
+        # The probe read the keys before this transaction waited for the locks: a second delivery of the same
+        # request must not be refused for what its first delivery spent. Look again, now that the locks are held.
+        booked = {} if any_booked else await store.entries_by_key(uow, keys)
+        if not booked:
+            raise
+        plan = _plan(uow, requests, accounts, holds, booked)
 
-    now = uow.clock.now()
-    results: list[PostedEntry] = []
-    new_entries: list[PostedEntry] = []
-    hold_uses: list[tuple[UUID, UUID, Decimal]] = []
-    changed_accounts: dict[UUID, AccountState] = {}
-    changed_holds: dict[UUID, HoldState] = {}
+    await store.write_entries(uow, plan.new_entries, plan.hold_uses)  # the database moves the balances
+    await store.save_held(
+        uow, [state for account_id, state in plan.accounts.items() if state.held != accounts[account_id].held]
+    )
+    await store.save_holds(uow, plan.holds.values(), uow.clock.now())
+    return plan.results
+
+
+@dataclass
+class _Plan:
+    results: list[PostedEntry] = field(default_factory=list)
+    new_entries: list[PostedEntry] = field(default_factory=list)
+    hold_uses: list[tuple[UUID, UUID, Decimal]] = field(default_factory=list)
+    accounts: dict[UUID, AccountState] = field(default_factory=dict)  # as the entries leave them
+    holds: dict[UUID, HoldState] = field(default_factory=dict)
+
+
+def _plan(
+    uow: UnitOfWork,
+    requests: Sequence[EntryRequest],
+    accounts: dict[UUID, AccountState],
+    holds: dict[UUID, HoldState],
+    booked: dict[str, PostedEntry],
+) -> _Plan:
+    """Apply the requests one after the other to the locked accounts and holds, without touching them."""
+    plan, now = _Plan(), uow.clock.now()
+    current_accounts, current_holds = dict(accounts), dict(holds)
     for request in requests:
         if request.key in booked:
-            results.append(_replay(request, booked[request.key]))
+            plan.results.append(_replay(request, booked[request.key]))
             continue
-        applied = apply_entry(request, accounts, holds)
+        applied = apply_entry(request, current_accounts, current_holds)
         entry = PostedEntry(uow.ids.new_id(), request.key, request.kind, request.memo, now, applied.legs)
-        accounts.update(applied.accounts)
-        holds.update(applied.holds)
-        changed_accounts.update(applied.accounts)
-        changed_holds.update(applied.holds)
-        hold_uses.extend((hold_id, entry.id, amount) for hold_id, amount in applied.consumed)
-        new_entries.append(entry)
-        results.append(entry)
-
-    await store.write_entries(uow, new_entries, hold_uses)  # the database moves the balances
-    await store.save_held(
-        uow, [state for account_id, state in changed_accounts.items() if state.held != locked[account_id].held]
-    )
-    await store.save_holds(uow, changed_holds.values(), now)
-    return results
+        current_accounts.update(applied.accounts)
+        current_holds.update(applied.holds)
+        plan.accounts.update(applied.accounts)
+        plan.holds.update(applied.holds)
+        plan.hold_uses.extend((hold_id, entry.id, amount) for hold_id, amount in applied.consumed)
+        plan.new_entries.append(entry)
+        plan.results.append(entry)
+    return plan
 
 
 def _replay(request: EntryRequest, booked: PostedEntry) -> PostedEntry:

@@ -1,7 +1,7 @@
 """An investor's statement: their entries, newest first, a page at a time.
 
-Pages are cut by keyset (the entry id, which is time-ordered), so a page stays the same however many entries
-arrive meanwhile, and reading page 1,000 costs what reading page 1 does.
+Pages are cut by keyset on the postings' ids (an entry's postings are written together, in order), so a page
+stays the same however many entries arrive meanwhile, and reading page 1,000 costs what reading page 1 does.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core.db import UnitOfWork
 
@@ -46,16 +46,18 @@ async def statement(uow: UnitOfWork, owner_id: UUID, *, limit: int = 20, before:
     if not 1 <= limit <= 500:
         raise ValueError("a statement page has 1 to 500 lines")
     own = select(ACCOUNTS.c.id).where(ACCOUNTS.c.owner_id == owner_id)
-    query = select(POSTINGS.c.entry_id).where(POSTINGS.c.account_id.in_(own))
+    first_posting = func.min(POSTINGS.c.id).label("first_posting")
+    query = select(POSTINGS.c.entry_id, first_posting).where(POSTINGS.c.account_id.in_(own))
     if before is not None:
-        query = query.where(POSTINGS.c.entry_id < UUID(before))
-    query = query.group_by(POSTINGS.c.entry_id).order_by(POSTINGS.c.entry_id.desc()).limit(limit + 1)
-    entry_ids = list((await uow.session.scalars(query)).all())
-    page_ids = entry_ids[:limit]
-    if not page_ids:
+        query = query.where(POSTINGS.c.id < int(before))
+    query = query.group_by(POSTINGS.c.entry_id).order_by(first_posting.desc()).limit(limit + 1)
+    found = (await uow.connection.execute(query)).all()
+    page = found[:limit]
+    if not page:
         return StatementPage((), None)
+    page_ids = [row.entry_id for row in page]
 
-    rows = await uow.session.execute(
+    rows = await uow.connection.execute(
         select(
             ENTRIES.c.id,
             ENTRIES.c.created_at,
@@ -70,7 +72,7 @@ async def statement(uow: UnitOfWork, owner_id: UUID, *, limit: int = 20, before:
         .join(POSTINGS, POSTINGS.c.entry_id == ENTRIES.c.id)
         .join(ACCOUNTS, ACCOUNTS.c.id == POSTINGS.c.account_id)
         .where(ENTRIES.c.id.in_(page_ids), ACCOUNTS.c.owner_id == owner_id)
-        .order_by(ENTRIES.c.id.desc(), POSTINGS.c.id)
+        .order_by(POSTINGS.c.id.desc())  # newest entry first; each line's changes are put back in order below
     )
     lines: dict[UUID, StatementLine] = {}
     for row in rows:
@@ -79,6 +81,6 @@ async def statement(uow: UnitOfWork, owner_id: UUID, *, limit: int = 20, before:
             Asset(row.currency, row.instrument_id), kind, balance_change(kind, row.amount), row.balance_after
         )
         line = lines.get(row.id) or StatementLine(row.id, row.created_at, row.kind, row.memo, ())
-        lines[row.id] = StatementLine(line.entry_id, line.at, line.kind, line.memo, (*line.changes, change))
-    cursor = str(page_ids[-1]) if len(entry_ids) > limit else None
+        lines[row.id] = StatementLine(line.entry_id, line.at, line.kind, line.memo, (change, *line.changes))
+    cursor = str(page[-1].first_posting) if len(found) > limit else None
     return StatementPage(tuple(lines.values()), cursor)

@@ -11,7 +11,8 @@ the hottest path of the platform, and this spares it the ORM's bookkeeping and t
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -122,7 +123,8 @@ async def accounts_by_code(uow: UnitOfWork, codes: Sequence[str]) -> dict[str, A
 
 
 async def create_accounts(uow: UnitOfWork, accounts: Sequence[AccountState]) -> None:
-    """Insert the accounts; any that a concurrent transaction created first are left as they are."""
+    """Insert the accounts, in code order (so that two creators never wait on each other crosswise); any that a
+    concurrent transaction created first are left as they are."""
     now = uow.clock.now()
     rows = [
         {
@@ -137,7 +139,7 @@ async def create_accounts(uow: UnitOfWork, accounts: Sequence[AccountState]) -> 
             "version": account.version,
             "created_at": now,
         }
-        for account in accounts
+        for account in sorted(accounts, key=lambda account: account.code)
     ]
     await uow.connection.execute(insert_ignoring_conflicts(uow, ACCOUNTS), rows)
 
@@ -210,22 +212,29 @@ async def write_entries(
         }
         for entry in entries
     ]
-    try:
+    with _key_race("uq_entries_idempotency_key"):
         if uow.dialect == "postgresql":
             await uow.connection.execute(_PG_INSERT_POSTINGS, _columns(postings))
             await uow.connection.execute(_PG_INSERT_ENTRIES, _columns(heads))
         else:
             await uow.connection.execute(insert(POSTINGS), postings)
             await uow.connection.execute(insert(ENTRIES), heads)
-    except IntegrityError as exc:
-        if "uq_entries_idempotency_key" in str(exc.orig):
-            raise TransientDatabaseError("an idempotency key was booked concurrently") from exc
-        raise
     if hold_uses:
         await uow.connection.execute(
             insert(HOLD_USES),
             [{"hold_id": hold_id, "entry_id": entry_id, "amount": amount} for hold_id, entry_id, amount in hold_uses],
         )
+
+
+@contextmanager
+def _key_race(constraint: str) -> Iterator[None]:
+    """A concurrent transaction took the same idempotency key first: run again, and find its result."""
+    try:
+        yield
+    except IntegrityError as exc:
+        if constraint in str(exc.orig):
+            raise TransientDatabaseError(f"{constraint}: taken concurrently") from exc
+        raise
 
 
 def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
@@ -245,21 +254,20 @@ async def save_held(uow: UnitOfWork, accounts: Iterable[AccountState]) -> None:
 
 
 async def insert_hold(uow: UnitOfWork, hold: HoldState, now: datetime) -> None:
-    await uow.connection.execute(
-        insert(HOLDS),
-        {
-            "id": hold.id,
-            "idempotency_key": hold.key,
-            "account_id": hold.account_id,
-            "amount": hold.amount,
-            "posted": hold.posted,
-            "released": hold.released,
-            "status": hold.status.value,
-            "reason": hold.reason,
-            "created_at": now,
-            "updated_at": now,
-        },
-    )
+    row = {
+        "id": hold.id,
+        "idempotency_key": hold.key,
+        "account_id": hold.account_id,
+        "amount": hold.amount,
+        "posted": hold.posted,
+        "released": hold.released,
+        "status": hold.status.value,
+        "reason": hold.reason,
+        "created_at": now,
+        "updated_at": now,
+    }
+    with _key_race("uq_holds_idempotency_key"):
+        await uow.connection.execute(insert(HOLDS), row)
 
 
 async def save_holds(uow: UnitOfWork, holds: Iterable[HoldState], now: datetime) -> None:

@@ -13,12 +13,11 @@ from enum import StrEnum
 from uuid import UUID
 
 from core.db import UnitOfWork
-from core.errors import InvalidAmount
 
 from . import store
 from .accounts import AccountKind, AccountState, Asset
 from .entries import EntryRequest, Leg, PostedEntry
-from .money import ZERO, require_positive, require_storable, round_cash, round_storage
+from .money import ZERO, product, require_positive, require_storable, round_cash, round_storage
 from .positions import PositionState
 from .service import open_accounts, post_entry
 
@@ -36,7 +35,7 @@ class Trade:
     side: TradeSide
     quantity: Decimal
     price: Decimal
-    commission: Decimal  # IB's exact commission for this quantity
+    commission: Decimal  # IB's exact commission for this quantity (negative for a rebate)
     hold_id: UUID | None = None  # the order's hold: cash for a buy, shares for a sell
     currency: str = "USD"
     memo: str = ""
@@ -44,9 +43,7 @@ class Trade:
     def __post_init__(self) -> None:
         require_storable(require_positive(self.quantity))
         require_storable(require_positive(self.price))
-        require_storable(self.commission)
-        if self.commission < 0:
-            raise InvalidAmount(self.commission, "a commission is not negative")
+        require_storable(self.commission)  # may be negative: IB sometimes pays rebates
 
 
 @dataclass(frozen=True)
@@ -67,8 +64,10 @@ async def book_trade(uow: UnitOfWork, trade: Trade) -> BookedTrade:
             (AccountKind.HOUSE_ERROR, Asset.cash(trade.currency), None),
         ],
     )
-    gross = round_storage(trade.quantity * trade.price)
-    gross_cash, commission_cash = round_cash(gross), round_cash(trade.commission)
+    exact_gross = product(trade.quantity, trade.price)
+    # Each side rounds IB's exact figure once: to the storage scale for IB, to the cent for the investor.
+    gross, gross_cash = round_storage(exact_gross), round_cash(exact_gross)
+    commission_cash = round_cash(trade.commission)
     buy = trade.side is TradeSide.BUY
     investor_out = gross_cash + commission_cash if buy else commission_cash - gross_cash
     broker_out = gross + trade.commission if buy else trade.commission - gross

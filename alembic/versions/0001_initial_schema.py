@@ -93,7 +93,7 @@ def upgrade() -> None:
         sa.Column("instrument_id", sa.BigInteger(), nullable=True),
         sa.Column("balance", AMOUNT, nullable=False),
         sa.Column("held", AMOUNT, nullable=False),
-        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("version", sa.BigInteger(), nullable=False),
         sa.Column("created_at", TIME, nullable=False),
         sa.CheckConstraint("(currency IS NULL) <> (instrument_id IS NULL)", name="ck_accounts_one_asset"),
         sa.ForeignKeyConstraint(
@@ -134,7 +134,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_postings"),
     )
     op.create_index("ix_postings_entry_id", "postings", ["entry_id"])
-    op.create_index("ix_postings_account_entry", "postings", ["account_id", "entry_id"])
+    op.create_index("ix_postings_account_posting", "postings", ["account_id", "id"])
 
     op.create_table(
         "holds",
@@ -199,19 +199,19 @@ def downgrade() -> None:
             "ledger_refuse_change()",
             "ledger_postings_inserted()",
             "ledger_entries_balance()",
-            "ledger_account_identity()",
+            "ledger_account_guard()",
             "ledger_normal_sign(text)",
         ):
             op.execute(f"DROP FUNCTION {function}")
 
 
 # The ledger keeps itself whole in the database, not only in Python:
-# - postings, entries and hold uses are never updated or deleted (corrections are reversing entries);
+# - postings, entries and hold uses are never updated, deleted or replaced (corrections are reversing entries);
 # - an entry's postings are inserted before the entry; a posting for an entry already recorded is refused;
 # - an entry row is refused unless its postings (at least two) sum to zero for each asset;
 # - postings move their accounts' cached balance and version, and each posting's balance_after must be the
-#   balance it leaves (so the cached balance is always the sum of the postings, and a statement's running
-#   balance cannot lie);
+#   balance it leaves; a balance moves in no other way, and an account opens empty: so the cached balance is
+#   always the sum of the postings, and a statement's running balance cannot lie;
 # - an account never changes what it is (kind, owner, asset, code).
 # Balances are seen on each account's normal side: +1 for debit-normal kinds (what the platform has), -1 for
 # the others (what it owes, its income and its equity); ledger/accounts.py says the same in Python.
@@ -226,6 +226,8 @@ _IDENTITY_CHANGED = (
     "NEW.code {op} OLD.code OR NEW.kind {op} OLD.kind OR NEW.owner_id {op} OLD.owner_id "
     "OR NEW.currency {op} OLD.currency OR NEW.instrument_id {op} OLD.instrument_id"
 )
+_IDENTITY = "code, kind, owner_id, currency, instrument_id"
+_NOT_THROUGH_POSTINGS = "ledger: a balance moves only through postings, each leaving the balance it says"
 
 POSTGRESQL_TRIGGERS = [
     f"""
@@ -245,7 +247,7 @@ POSTGRESQL_TRIGGERS = [
     # enable_seqscan = off in both ledger triggers: their plans are cached for the life of a connection, and while
     # the tables are young their statistics say "tiny", so the planner would go on scanning whole tables (whose
     # cost then grows with the books) instead of probing their indexes.
-    """
+    f"""
     CREATE FUNCTION ledger_postings_inserted() RETURNS trigger LANGUAGE plpgsql SET enable_seqscan = off AS $$
     BEGIN
         IF EXISTS (SELECT 1 FROM new_postings n JOIN entries e ON e.id = n.entry_id) THEN
@@ -264,8 +266,7 @@ POSTGRESQL_TRIGGERS = [
               JOIN accounts a ON a.id = p.account_id
              WHERE p.balance_after <> a.balance - ledger_normal_sign(a.kind) * p.later
         ) THEN
-            RAISE EXCEPTION 'ledger: a posting''s balance_after is not the balance it leaves'
-                USING ERRCODE = 'integrity_constraint_violation';
+            RAISE EXCEPTION '{_NOT_THROUGH_POSTINGS}' USING ERRCODE = 'integrity_constraint_violation';
         END IF;
         RETURN NULL;
     END $$
@@ -283,12 +284,19 @@ POSTGRESQL_TRIGGERS = [
         RETURN NULL;
     END $$
     """,
+    # Only ledger_postings_inserted may move a balance: it is the one caller at trigger depth 2.
     f"""
-    CREATE FUNCTION ledger_account_identity() RETURNS trigger LANGUAGE plpgsql AS $$
+    CREATE FUNCTION ledger_account_guard() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        IF {_IDENTITY_CHANGED.format(op="IS DISTINCT FROM")} THEN
+        IF TG_OP = 'INSERT' THEN
+            IF NEW.balance <> 0 THEN
+                RAISE EXCEPTION 'ledger: an account opens empty' USING ERRCODE = 'integrity_constraint_violation';
+            END IF;
+        ELSIF {_IDENTITY_CHANGED.format(op="IS DISTINCT FROM")} THEN
             RAISE EXCEPTION 'ledger: account % cannot change its code, kind, owner or asset', OLD.id
                 USING ERRCODE = 'integrity_constraint_violation';
+        ELSIF NEW.balance IS DISTINCT FROM OLD.balance AND pg_trigger_depth() < 2 THEN
+            RAISE EXCEPTION '{_NOT_THROUGH_POSTINGS}' USING ERRCODE = 'integrity_constraint_violation';
         END IF;
         RETURN NEW;
     END $$
@@ -307,10 +315,12 @@ POSTGRESQL_TRIGGERS = [
     "FOR EACH STATEMENT EXECUTE FUNCTION ledger_postings_inserted()",
     "CREATE TRIGGER entries_balance AFTER INSERT ON entries REFERENCING NEW TABLE AS new_entries "
     "FOR EACH STATEMENT EXECUTE FUNCTION ledger_entries_balance()",
-    "CREATE TRIGGER accounts_identity BEFORE UPDATE OF code, kind, owner_id, currency, instrument_id ON accounts "
-    "FOR EACH ROW EXECUTE FUNCTION ledger_account_identity()",
+    f"CREATE TRIGGER accounts_guard BEFORE INSERT OR UPDATE OF {_IDENTITY}, balance ON accounts "
+    "FOR EACH ROW EXECUTE FUNCTION ledger_account_guard()",
 ]
 
+# SQLite's triggers run row by row, and any client may open the file: each rule also names what the ledger's
+# own writes never do (replace a row, write with foreign keys off).
 SQLITE_TRIGGERS = [
     *(
         f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} BEGIN "
@@ -319,17 +329,38 @@ SQLITE_TRIGGERS = [
         for table in ("postings", "entries", "hold_uses")
         for verb in ("UPDATE", "DELETE")
     ),
+    # INSERT OR REPLACE deletes without firing DELETE triggers: refuse a row that would replace another.
+    *(
+        f"CREATE TRIGGER {table}_never_replaced BEFORE INSERT ON {table} WHEN {clash} BEGIN "
+        f"SELECT RAISE(ABORT, 'ledger: a row of {table} cannot be replaced'); END"
+        for table, clash in (
+            ("postings", "EXISTS (SELECT 1 FROM postings WHERE id = NEW.id)"),
+            ("entries", "EXISTS (SELECT 1 FROM entries WHERE id = NEW.id OR idempotency_key = NEW.idempotency_key)"),
+            ("hold_uses", "EXISTS (SELECT 1 FROM hold_uses WHERE id = NEW.id)"),
+            ("accounts", "EXISTS (SELECT 1 FROM accounts WHERE id = NEW.id)"),
+        )
+    ),
+    # The deferred foreign key is what keeps postings from committing without their entry.
+    "CREATE TRIGGER postings_need_foreign_keys BEFORE INSERT ON postings "
+    "WHEN (SELECT foreign_keys FROM pragma_foreign_keys) = 0 BEGIN "
+    "SELECT RAISE(ABORT, 'ledger: postings are written with foreign keys on (PRAGMA foreign_keys = ON)'); END",
     "CREATE TRIGGER postings_before_entry BEFORE INSERT ON postings "
     "WHEN EXISTS (SELECT 1 FROM entries WHERE id = NEW.entry_id) BEGIN "
     "SELECT RAISE(ABORT, 'ledger: postings cannot be added to an entry already recorded'); END",
     "CREATE TRIGGER postings_move_balance AFTER INSERT ON postings BEGIN "
     f"UPDATE accounts SET balance = balance + {_SIGN.format(kind='kind')} * NEW.amount, version = version + 1 "
-    "WHERE id = NEW.account_id; "
-    "SELECT RAISE(ABORT, 'ledger: a posting''s balance_after is not the balance it leaves') "
-    "WHERE (SELECT balance FROM accounts WHERE id = NEW.account_id) IS NOT NEW.balance_after; END",
+    "WHERE id = NEW.account_id; END",
+    # A balance is always its account's latest posting's balance_after: true after every posting (the check
+    # of each posting's running balance), and no other update can keep it true while changing the balance.
+    "CREATE TRIGGER accounts_balance_follows_postings BEFORE UPDATE OF balance ON accounts "
+    "WHEN NEW.balance IS NOT coalesce((SELECT balance_after FROM postings WHERE account_id = NEW.id "
+    "ORDER BY id DESC LIMIT 1), 0) "
+    f"BEGIN SELECT RAISE(ABORT, '{_NOT_THROUGH_POSTINGS}'); END",
+    "CREATE TRIGGER accounts_open_empty BEFORE INSERT ON accounts WHEN NEW.balance <> 0 BEGIN "
+    "SELECT RAISE(ABORT, 'ledger: an account opens empty'); END",
     f"CREATE TRIGGER entries_balance AFTER INSERT ON entries WHEN {_UNBALANCED.format(entry='NEW.id')} BEGIN "
     "SELECT RAISE(ABORT, 'ledger: entry does not balance per asset, or has fewer than two postings'); END",
-    "CREATE TRIGGER accounts_identity BEFORE UPDATE OF code, kind, owner_id, currency, instrument_id ON accounts "
+    f"CREATE TRIGGER accounts_identity BEFORE UPDATE OF {_IDENTITY} ON accounts "
     f"WHEN {_IDENTITY_CHANGED.format(op='IS NOT')} "
     "BEGIN SELECT RAISE(ABORT, 'ledger: an account cannot change its code, kind, owner or asset'); END",
 ]

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from core import user_service
 from core.db import Database, UnitOfWork, async_url
@@ -97,3 +98,12 @@ def test_urls_get_their_async_driver() -> None:
     assert async_url("sqlite:///./omnibot.db") == "sqlite+aiosqlite:///./omnibot.db"
     with pytest.raises(ConfigurationError, match="unsupported database 'mysql'"):
         async_url("mysql://h/db")
+
+
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)
+async def test_a_unit_of_work_opened_to_read_cannot_write_on_postgresql(db: Database) -> None:
+    async def sneaky(uow: UnitOfWork) -> None:
+        await user_service.register(uow, 5)
+
+    with pytest.raises(DBAPIError, match="read-only transaction"):
+        await db.transact(sneaky, readonly=True)

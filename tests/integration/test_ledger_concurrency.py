@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 
 from core.db import Database
-from core.errors import InsufficientFunds
+from core.errors import IdempotencyConflict, InsufficientFunds
 from ledger import operations, service
 from ledger.accounts import AccountKind, Asset
 from tests.support import assert_books_whole, balance, new_investor
@@ -124,3 +124,41 @@ async def test_a_real_deadlock_is_retried_to_success(db: Database) -> None:
 
     await asyncio.gather(db.transact(crosswise(ids[0], ids[1])), db.transact(crosswise(ids[1], ids[0])))  # type: ignore[arg-type]
     assert len(attempts) == 3  # one of the two was chosen as the deadlock victim and ran again
+
+
+async def test_a_request_delivered_again_while_the_first_spends_everything_is_replayed(db: Database) -> None:
+    """Eight deliveries of one withdrawal of the whole balance: one books it, seven are told it was booked.
+    None is refused for want of the money the first delivery took."""
+    alice = await new_investor(db)
+    await db.transact(lambda uow: operations.deposit(uow, alice, Decimal("100.00"), key="dep"))
+    results = await asyncio.gather(
+        *(
+            db.transact(lambda uow: operations.withdraw(uow, alice, Decimal("100.00"), key="same-withdrawal"))
+            for _ in range(8)
+        ),
+        return_exceptions=True,
+    )
+    assert [type(result).__name__ for result in results].count("PostedEntry") == 8, results
+    assert sum(not result.replayed for result in results) == 1  # type: ignore[union-attr]
+    assert await balance(db, AccountKind.INVESTOR_CASH, USD, alice) == 0
+
+
+async def test_one_hold_key_raced_for_two_accounts_is_a_conflict_not_a_crash(db: Database) -> None:
+    alice, bob = await new_investor(db), await new_investor(db)
+    accounts = []
+    for investor in (alice, bob):
+        await db.transact(lambda uow, who=investor: operations.deposit(uow, who, Decimal("50.00"), key=f"d-{who}"))
+        accounts.append(
+            await db.transact(lambda uow, who=investor: service.open_account(uow, AccountKind.INVESTOR_CASH, USD, who))
+        )
+    results = await asyncio.gather(
+        *(
+            db.transact(lambda uow, a=account: service.place_hold(uow, a.id, Decimal("5.00"), key="k", reason="x"))
+            for account in accounts * 5
+        ),
+        return_exceptions=True,
+    )
+    kinds = {type(result).__name__ for result in results}
+    assert kinds <= {"HoldState", "IdempotencyConflict"}, results
+    assert sum(isinstance(result, IdempotencyConflict) for result in results) == 5
+    await assert_books_whole(db)

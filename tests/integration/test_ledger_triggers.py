@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from sqlalchemy import insert, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from core.db import Database, UnitOfWork
@@ -125,3 +127,58 @@ async def test_the_database_moves_cached_balances_and_checks_running_balances(db
     assert bank_account.balance == Decimal(130)
     cash_account = await db.transact(lambda uow: service.get_account(uow, cash))
     assert (cash_account.balance, cash_account.version) == (Decimal(130), 2)
+
+
+async def test_a_balance_cannot_be_set_outside_a_posting(db: Database) -> None:
+    _, _, cash = await booked_deposit(db)
+    message = await refused(db, "UPDATE accounts SET balance = balance + 1000000 WHERE id = :id", id=raw_id(db, cash))
+    assert "only through postings" in message
+    assert (await db.transact(lambda uow: service.get_account(uow, cash))).balance == Decimal("100.00")
+
+
+async def test_an_account_opens_empty(db: Database) -> None:
+    alice = await new_investor(db)
+    account = await db.transact(lambda uow: service.open_account(uow, AccountKind.INVESTOR_CASH, USD, alice))
+    message = await refused(
+        db,
+        "INSERT INTO accounts (id, code, kind, owner_id, currency, balance, held, version, created_at) "
+        "SELECT :new_id, 'forged', kind, owner_id, currency, 5, 0, 0, created_at FROM accounts WHERE id = :id",
+        new_id=raw_id(db, uuid.uuid4()),
+        id=raw_id(db, account.id),
+    )
+    assert "opens empty" in message
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+async def test_sqlite_rows_cannot_be_replaced(db: Database) -> None:
+    """INSERT OR REPLACE deletes the old row without firing DELETE triggers; the ledger refuses it outright."""
+    entry_id, bank, _ = await booked_deposit(db)
+    assert "cannot be replaced" in await refused(
+        db,
+        "INSERT OR REPLACE INTO entries (id, idempotency_key, kind, memo, created_at) "
+        "SELECT id, 'renamed', kind, memo, created_at FROM entries WHERE id = :id",
+        id=raw_id(db, entry_id),
+    )
+    assert "ledger:" in await refused(  # refused as a replacement, or as a posting into a recorded entry
+        db,
+        "INSERT OR REPLACE INTO postings (id, entry_id, account_id, amount, balance_after) "
+        "SELECT id, entry_id, account_id, amount * 2, balance_after FROM postings WHERE account_id = :id",
+        id=raw_id(db, bank),
+    )
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+async def test_sqlite_postings_need_foreign_keys_on(db: Database) -> None:
+    """Another client of the file, with foreign keys off, cannot commit postings without their entry."""
+    _, bank, _ = await booked_deposit(db)
+    path = make_url(str(db.engine.url)).database
+    connection = sqlite3.connect(str(path), isolation_level=None)
+    try:
+        connection.execute("PRAGMA foreign_keys = OFF")
+        with pytest.raises(sqlite3.IntegrityError, match="foreign keys on"):
+            connection.execute(
+                "INSERT INTO postings (entry_id, account_id, amount, balance_after) VALUES (?, ?, ?, ?)",
+                (uuid.uuid4().hex, bank.hex, 10**16, 10**16 + 100 * 10**10),
+            )
+    finally:
+        connection.close()

@@ -139,3 +139,16 @@ async def test_a_statement_pages_newest_first_with_running_balances(db: Database
     }
     rest = await db.transact(lambda uow: statement(uow, alice, limit=3, before=page.next_cursor))
     assert [line.kind for line in rest.lines] == ["deposit"] and rest.next_cursor is None
+
+
+async def test_the_investor_pays_the_exact_gross_rounded_once(db: Database) -> None:
+    """0.00005 shares at 299.9999999999: exactly 0.014999999999995, one cent for the investor (rounding to ten
+    places first would make it 0.0150000000 and then two cents); IB's side keeps 0.0150000000."""
+    alice = await new_investor(db)
+    await add_instruments(db, AAPL)
+    await db.transact(lambda uow: operations.deposit(uow, alice, Decimal("10.00"), key="dep"))
+    trade = Trade("frac", alice, AAPL.con_id, TradeSide.BUY, Decimal("0.00005"), Decimal("299.9999999999"), Decimal(0))
+    booked = await db.transact(lambda uow: book_trade(uow, trade))
+    assert booked.position.cost_basis == Decimal("0.01")
+    assert await balance(db, AccountKind.BROKER_CASH, USD) == Decimal("-0.0150000000")
+    await assert_books_whole(db)

@@ -124,3 +124,26 @@ def test_account_codes_check_owner_and_asset() -> None:
         account_code(AccountKind.INVESTOR_CASH, USD)
     with pytest.raises(ValueError, match="hold instrument"):
         account_code(AccountKind.INVESTOR_POSITION, USD, ALICE)
+
+
+def test_holds_together_never_cover_more_than_the_entry_takes() -> None:
+    """Two orders' holds of 100 each on one account; a fill of 100 names both: the first pays, the second keeps
+    its reservation."""
+    cash, broker = account(AccountKind.INVESTOR_CASH, USD, "300", held="200"), account(AccountKind.BROKER_CASH, USD)
+    first, second = (
+        HoldState(uuid.uuid4(), cash.id, Decimal(100), Decimal(0), Decimal(0), HoldStatus.PENDING, k, "buy")
+        for k in ("h1", "h2")
+    )
+    spend = EntryRequest(
+        "k", "t", (Leg.debit(cash.id, Decimal(100)), Leg.credit(broker.id, Decimal(100))), holds=(first.id, second.id)
+    )
+    applied = apply_entry(spend, {cash.id: cash, broker.id: broker}, {first.id: first, second.id: second})
+    assert applied.consumed == ((first.id, Decimal(100)),)
+    assert second.id not in applied.holds
+    assert (applied.accounts[cash.id].held, applied.accounts[cash.id].available) == (Decimal(100), Decimal(100))
+
+
+def test_an_entry_names_each_hold_once() -> None:
+    hold = uuid.uuid4()
+    with pytest.raises(ValueError, match="each hold once"):
+        EntryRequest("k", "t", (Leg(uuid.uuid4(), Decimal(1)), Leg(uuid.uuid4(), Decimal(-1))), holds=(hold, hold))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 from hypothesis import given
@@ -14,6 +15,7 @@ from ledger.money import (
     Amount,
     from_broker_float,
     parse_amount,
+    product,
     require_cash,
     require_storable,
     round_cash,
@@ -81,3 +83,18 @@ def test_the_column_type_refuses_floats_and_excess_precision() -> None:
         Amount.process_bind_param(Decimal("1.00000000001"), postgresql.dialect())
     with pytest.raises(ValueError, match="SQLite"):
         Amount.process_bind_param(Decimal("1000000000"), sqlite.dialect())
+
+
+def test_products_are_exact_before_the_one_rounding() -> None:
+    """Decimal's default 28 digits would round this product before we round it to the storage scale."""
+    first, second = Decimal("123456788.5000000001"), Decimal("2.0000000001")
+    assert Fraction(product(first, second)) == Fraction(first) * Fraction(second)
+    assert first * second != product(first, second)
+
+
+def test_huge_values_and_broker_sentinels_are_refused_as_amounts() -> None:
+    with pytest.raises(InvalidAmount):
+        require_storable(Decimal("1e20"))
+    for sentinel in (float("nan"), float("inf"), 1.7976931348623157e308):
+        with pytest.raises(InvalidAmount):
+            from_broker_float(sentinel)
