@@ -284,7 +284,8 @@ POSTGRESQL_TRIGGERS = [
         RETURN NULL;
     END $$
     """,
-    # Only ledger_postings_inserted may move a balance: it is the one caller at trigger depth 2.
+    # Guards every write to accounts that does not come from a trigger (see the WHEN of accounts_guard): only
+    # ledger_postings_inserted, a trigger, moves balances, and it is spared a call per account it moves.
     f"""
     CREATE FUNCTION ledger_account_guard() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
@@ -295,7 +296,7 @@ POSTGRESQL_TRIGGERS = [
         ELSIF {_IDENTITY_CHANGED.format(op="IS DISTINCT FROM")} THEN
             RAISE EXCEPTION 'ledger: account % cannot change its code, kind, owner or asset', OLD.id
                 USING ERRCODE = 'integrity_constraint_violation';
-        ELSIF NEW.balance IS DISTINCT FROM OLD.balance AND pg_trigger_depth() < 2 THEN
+        ELSIF NEW.balance IS DISTINCT FROM OLD.balance THEN
             RAISE EXCEPTION '{_NOT_THROUGH_POSTINGS}' USING ERRCODE = 'integrity_constraint_violation';
         END IF;
         RETURN NEW;
@@ -316,7 +317,7 @@ POSTGRESQL_TRIGGERS = [
     "CREATE TRIGGER entries_balance AFTER INSERT ON entries REFERENCING NEW TABLE AS new_entries "
     "FOR EACH STATEMENT EXECUTE FUNCTION ledger_entries_balance()",
     f"CREATE TRIGGER accounts_guard BEFORE INSERT OR UPDATE OF {_IDENTITY}, balance ON accounts "
-    "FOR EACH ROW EXECUTE FUNCTION ledger_account_guard()",
+    "FOR EACH ROW WHEN (pg_trigger_depth() = 0) EXECUTE FUNCTION ledger_account_guard()",
 ]
 
 # SQLite's triggers run row by row, and any client may open the file: each rule also names what the ledger's
