@@ -105,7 +105,7 @@ class UnitOfWork:
             await connection.execution_options(**{_READONLY: self.readonly, "postgresql_readonly": self.readonly})
             # Begin now, so that a SQLite writer holds the write lock for the whole unit of work.
             await connection.begin()
-        except BaseException:
+        except BaseException:  # re-raised: the connection goes back to the pool even when the task is cancelled
             await connection.close()
             raise
         self._connection = connection
