@@ -101,8 +101,8 @@ class UnitOfWork:
     async def __aenter__(self) -> Self:
         connection = await self._engine.connect()
         try:
-            # postgresql_readonly: PostgreSQL itself refuses a write in a unit of work opened to read.
-            await connection.execution_options(**{_READONLY: self.readonly, "postgresql_readonly": self.readonly})
+            if self.readonly:  # postgresql_readonly: PostgreSQL itself refuses a write in a unit of work opened to read
+                await connection.execution_options(**{_READONLY: True, "postgresql_readonly": True})
             # Begin now, so that a SQLite writer holds the write lock for the whole unit of work.
             await connection.begin()
         except BaseException:  # re-raised: the connection goes back to the pool even when the task is cancelled

@@ -107,3 +107,6 @@ async def test_a_unit_of_work_opened_to_read_cannot_write_on_postgresql(db: Data
 
     with pytest.raises(DBAPIError, match="read-only transaction"):
         await db.transact(sneaky, readonly=True)
+    for _ in range(25):  # more than the pool holds: connections that served readers write again
+        await db.transact(sneaky)
+    assert await count_users(db) == 1
