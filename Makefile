@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-TYPED := core ledger omnibot
+TYPED := core ledger broker omnibot
 
 .PHONY: install test lint typecheck pytest bench clean
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from importlib.metadata import version
 from typing import Any
 
+from broker.sim.gateway import GatewaySimulator
 from core.crypto import generate_key
 from core.errors import OmnibotError
 from core.key_rotation import rotate_keys
@@ -57,6 +59,19 @@ def _print_key(_args: argparse.Namespace) -> None:
     print(generate_key())
 
 
+def _ibsim(args: argparse.Namespace) -> None:
+    async def serve() -> None:
+        simulator = GatewaySimulator(seed=args.seed)
+        await simulator.start(args.host, args.port)
+        try:
+            await asyncio.Event().wait()  # until interrupted
+        finally:
+            await simulator.stop()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve())
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="omnibot", description="Omnibot: trading for many investors, one IB account.")
     root.add_argument("--version", action="version", version=f"omnibot {version('omnibot')}")
@@ -69,6 +84,11 @@ def parser() -> argparse.ArgumentParser:
     keys.add_parser("rotate", help="re-seal every encrypted value under the first key").set_defaults(
         run=_with_platform(_rotate)
     )
+    ibsim = commands.add_parser("ibsim", help="run the IB Gateway simulator (TWS API protocol) until interrupted")
+    ibsim.add_argument("--host", default="127.0.0.1")
+    ibsim.add_argument("--port", type=int, default=4002)
+    ibsim.add_argument("--seed", type=int, default=0, help="seed of the simulated markets")
+    ibsim.set_defaults(run=_ibsim)
     return root
 
 

@@ -1,0 +1,63 @@
+"""The TWS API wire format.
+
+After the client's greeting (`API\\0` and a length-prefixed "vMIN..MAX" version range), every message in either
+direction is a 4-byte big-endian length followed by that many bytes: text fields, each ended by a NUL byte. The
+first field of a message is its numeric type; most types carry a version number next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import struct
+
+GREETING = b"API\0"
+SERVER_VERSION_MIN = 157  # the range a client may negotiate with this simulator
+SERVER_VERSION_MAX = 178
+MAX_MESSAGE = 16 * 1024 * 1024
+_RANGE = re.compile(rb"v(\d+)(?:\.\.(\d+))?")
+
+Field = str | int | float | bool | None
+
+
+class ProtocolError(Exception):
+    """The peer broke the protocol; the connection is closed."""
+
+
+def encode(*fields: Field) -> bytes:
+    """One message: each field as text (booleans as 1/0, None as empty) ended by NUL, behind its length."""
+    body = b"".join(_text(field).encode() + b"\0" for field in fields)
+    return struct.pack(">I", len(body)) + body
+
+
+def _text(field: Field) -> str:
+    if field is None:
+        return ""
+    if isinstance(field, bool):
+        return "1" if field else "0"
+    return str(field)
+
+
+async def read_message(reader: asyncio.StreamReader) -> list[str]:
+    """The fields of the next message (without the empty field after the last NUL)."""
+    size = struct.unpack(">I", await reader.readexactly(4))[0]
+    if size > MAX_MESSAGE:
+        raise ProtocolError(f"message of {size} bytes")
+    fields = (await reader.readexactly(size)).decode(errors="replace").split("\0")
+    return fields[:-1] if fields and fields[-1] == "" else fields
+
+
+async def read_greeting(reader: asyncio.StreamReader) -> tuple[int, int, str]:
+    """The client's supported versions (lowest, highest) and its connect options."""
+    if await reader.readexactly(len(GREETING)) != GREETING:
+        raise ProtocolError("the client did not greet with API\\0")
+    size = struct.unpack(">I", await reader.readexactly(4))[0]
+    if size > 1024:
+        raise ProtocolError("greeting too long")
+    text = await reader.readexactly(size)
+    match = _RANGE.match(text)
+    if match is None:
+        raise ProtocolError(f"unreadable version range {text!r}")
+    low = int(match.group(1))
+    high = int(match.group(2) or low)
+    return low, high, text[match.end() :].decode(errors="replace").strip()
