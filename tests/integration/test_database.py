@@ -30,6 +30,15 @@ async def test_a_unit_of_work_keeps_only_what_it_commits(db: Database) -> None:
     assert await count_users(db) == 1
 
 
+async def test_an_explicit_rollback_discards_the_work_so_far(db: Database) -> None:
+    async with db.unit_of_work() as uow:
+        await user_service.register(uow, 1)
+        await uow.rollback()
+        await user_service.register(uow, 2)
+        await uow.commit()
+    assert await count_users(db) == 1
+
+
 async def test_an_error_inside_a_unit_of_work_rolls_it_back(db: Database) -> None:
     with pytest.raises(ZeroDivisionError):
         async with db.unit_of_work() as uow:

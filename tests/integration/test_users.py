@@ -14,7 +14,7 @@ from core.db import Database, UnitOfWork
 from core.errors import DecryptionError, InvalidPersonalData, InvalidTransition
 from core.key_rotation import rotate_keys
 from core.models import User
-from core.users import PersonalData, UserStatus
+from core.users import PersonalData, Role, UserStatus
 from omnibot.schema import metadata
 
 ALICE = PersonalData("Alice Moreau", "alice@example.com", "+33 6 12 34 56 78", "FR")
@@ -129,3 +129,11 @@ async def _dump_everything(uow: UnitOfWork) -> bytes:
                 bytes(value) if isinstance(value, bytes | memoryview) else str(value).encode() for value in row
             )
     return b"\x00".join(chunks)
+
+
+async def test_users_are_found_by_id_and_telegram_id_and_roles_change(db: Database) -> None:
+    user = await db.transact(lambda uow: user_service.register(uow, 31337))
+    assert await db.transact(lambda uow: user_service.find_by_telegram_id(uow, 31337)) == user
+    assert await db.transact(lambda uow: user_service.find_by_telegram_id(uow, 404)) is None
+    admin = await db.transact(lambda uow: user_service.set_role(uow, user.id, Role.ADMIN))
+    assert (await db.transact(lambda uow: user_service.get_user(uow, user.id))).role is Role.ADMIN == admin.role
