@@ -227,6 +227,16 @@ class IBConnection:
         self.ib.cancelOrder(trade.order)
         return True
 
+    def reduce(self, order_ref: str, quantity: Decimal) -> bool:
+        """Ask IB to lower the live order's total quantity (a modify); False when IB has no live order by that
+        reference. Shares IB fills before the modify lands are still reported, and must be accounted for."""
+        trade = self.find_trade(order_ref)
+        if trade is None or trade.isDone():
+            return False
+        trade.order.totalQuantity = float(quantity)
+        self.ib.placeOrder(trade.contract, trade.order)
+        return True
+
     # ---- ib_async's events
 
     def _on_status(self, trade: Trade) -> None:

@@ -6,6 +6,7 @@ Secrets are `SecretStr`, so printing the settings never shows them.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import Field, SecretStr
@@ -37,6 +38,21 @@ class Settings(BaseSettings):
     ib_commission_wait_seconds: float = Field(default=3, gt=0)
     ib_connectivity_grace_seconds: float = Field(default=30, gt=0)
     ib_market_data_type: Literal[1, 3] = 1
+
+    trading_block_window_ms: int = Field(default=200, ge=0, le=10_000)
+    trading_max_order_notional: Decimal = Field(default=Decimal(250_000), gt=0)
+    trading_price_collar_pct: Decimal = Field(default=Decimal(10), gt=0, le=100)
+    trading_market_buffer_pct: Decimal = Field(default=Decimal(5), ge=0, le=100)
+    trading_orders_per_minute: int = Field(default=20, ge=1)
+    trading_whatif_notional: Decimal = Field(default=Decimal(100_000), gt=0)
+    margin_initial_pct: Decimal = Field(default=Decimal(50), gt=0, le=100)
+    margin_maintenance_pct: Decimal = Field(default=Decimal(25), gt=0, le=100)
+    margin_low_price: Decimal = Field(default=Decimal(5), ge=0)
+    margin_lending_capacity: Decimal = Field(default=Decimal(0), ge=0)
+
+    totp_issuer: str = "Omnibot"
+    totp_max_failures: int = Field(default=5, ge=1, le=100)
+    totp_lockout_minutes: int = Field(default=15, ge=1)
 
     encryption_keys: SecretStr | None = None
     blind_index_key: SecretStr | None = None

@@ -9,7 +9,23 @@
     │   ├── InvalidPersonalData     a name, email, phone or country that cannot be right
     │   ├── UnbalancedEntry         an entry's postings do not sum to zero for each asset
     │   ├── InsufficientFunds       an account would go below zero (cash or shares)
-    │   └── HoldNotPending          a hold that has already been posted, released or voided was used
+    │   ├── HoldNotPending          a hold that has already been posted, released or voided was used
+    │   ├── SecondFactorRefusal     the second factor said no
+    │   │   ├── TwoFactorNotEnrolled    no confirmed TOTP enrolment
+    │   │   ├── InvalidCode             a wrong, expired or already used code
+    │   │   └── TwoFactorLocked         too many wrong codes: locked until a time
+    │   └── OrderRefused            pre-trade risk or the order's state refused a request
+    │       ├── AccountNotActive        the investor's account is not active (pending, frozen, closed)
+    │       ├── TradingHalted           the kill switch, or the instrument is halted
+    │       ├── NotTradable             the broker does not know the instrument, or has no price for it
+    │       ├── InvalidQuantity         not a positive whole number of shares
+    │       ├── InvalidPrice            a limit price that is not positive or too precise
+    │       ├── OrderTooLarge           the notional is above the per-order cap
+    │       ├── PriceOutsideCollar      a limit price too far from the last price
+    │       ├── InsufficientBuyingPower the order costs more than the account can carry
+    │       ├── InsufficientShares      a sale larger than the shares not already held for open sales
+    │       ├── TooManyOrders           over the per-investor rate of new orders
+    │       └── OrderNotCancellable     the order has ended, or is no longer the investor's to cancel
     └── InfrastructureError         something outside the business rules failed
         ├── ConfigurationError      a setting is missing or malformed
         ├── DecryptionError         a stored value cannot be decrypted (wrong key, or moved or altered)
@@ -24,6 +40,7 @@ and never carry markup.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
@@ -111,6 +128,138 @@ class HoldNotPending(DomainError):
 
     def __str__(self) -> str:
         return f"hold {self.hold_id} is {self.status}, no longer pending"
+
+
+class SecondFactorRefusal(DomainError):
+    """The second factor refused the request."""
+
+
+@dataclass(eq=False)
+class TwoFactorNotEnrolled(SecondFactorRefusal):
+    user_id: UUID
+
+    def __str__(self) -> str:
+        return f"user {self.user_id} has not enrolled a second factor"
+
+
+@dataclass(eq=False)
+class InvalidCode(SecondFactorRefusal):
+    attempts_left: int
+
+    def __str__(self) -> str:
+        return f"wrong or used code ({self.attempts_left} attempts left before a lockout)"
+
+
+@dataclass(eq=False)
+class TwoFactorLocked(SecondFactorRefusal):
+    until: datetime
+
+    def __str__(self) -> str:
+        return f"too many wrong codes: locked until {self.until.isoformat()}"
+
+
+class OrderRefused(DomainError):
+    """An order request refused by pre-trade risk or by the order's state; nothing was changed."""
+
+
+@dataclass(eq=False)
+class AccountNotActive(OrderRefused):
+    status: str
+
+    def __str__(self) -> str:
+        return f"the account is {self.status}, not active"
+
+
+@dataclass(eq=False)
+class TradingHalted(OrderRefused):
+    symbol: str | None  # None: all trading is halted
+    reason: str
+
+    def __str__(self) -> str:
+        return f"trading in {self.symbol or 'all instruments'} is halted: {self.reason}"
+
+
+@dataclass(eq=False)
+class NotTradable(OrderRefused):
+    symbol: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.symbol} cannot be traded: {self.reason}"
+
+
+@dataclass(eq=False)
+class InvalidQuantity(OrderRefused):
+    quantity: object
+
+    def __str__(self) -> str:
+        return f"{self.quantity!r} is not a positive whole number of shares"
+
+
+@dataclass(eq=False)
+class InvalidPrice(OrderRefused):
+    price: object
+    reason: str
+
+    def __str__(self) -> str:
+        return f"invalid price {self.price!r}: {self.reason}"
+
+
+@dataclass(eq=False)
+class OrderTooLarge(OrderRefused):
+    notional: Decimal
+    cap: Decimal
+
+    def __str__(self) -> str:
+        return f"the order is worth about {self.notional}, above the limit of {self.cap} per order"
+
+
+@dataclass(eq=False)
+class PriceOutsideCollar(OrderRefused):
+    price: Decimal
+    last: Decimal
+    low: Decimal
+    high: Decimal
+
+    def __str__(self) -> str:
+        return f"limit {self.price} is too far from the last price {self.last}: allowed {self.low} to {self.high}"
+
+
+@dataclass(eq=False)
+class InsufficientBuyingPower(OrderRefused):
+    needed: Decimal
+    available: Decimal
+
+    def __str__(self) -> str:
+        return f"the order needs {self.needed} of buying power; {self.available} is available"
+
+
+@dataclass(eq=False)
+class InsufficientShares(OrderRefused):
+    symbol: str
+    requested: Decimal
+    available: Decimal
+
+    def __str__(self) -> str:
+        return f"cannot sell {self.requested} {self.symbol}: {self.available} available to sell"
+
+
+@dataclass(eq=False)
+class TooManyOrders(OrderRefused):
+    limit: int
+    retry_after_seconds: int
+
+    def __str__(self) -> str:
+        return f"more than {self.limit} new orders a minute; try again in {self.retry_after_seconds} s"
+
+
+@dataclass(eq=False)
+class OrderNotCancellable(OrderRefused):
+    order_id: UUID
+    status: str
+
+    def __str__(self) -> str:
+        return f"order {self.order_id} is {self.status} and can no longer be cancelled"
 
 
 class InfrastructureError(OmnibotError):

@@ -1,11 +1,13 @@
-"""SQLAlchemy models of `core`: users. Personal data is stored sealed (core.crypto), never in plain text."""
+"""SQLAlchemy models of `core`: users, their second factor, and the outbox. Personal data and secrets are stored
+sealed (core.crypto), never in plain text."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import BigInteger, LargeBinary, String, Uuid
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, LargeBinary, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.orm import Base, encrypted_column, str_enum
@@ -29,3 +31,34 @@ class User(Base):
     phone: Mapped[bytes | None] = encrypted_column(nullable=True)
     country: Mapped[bytes | None] = encrypted_column(nullable=True)
     email_index: Mapped[bytes | None] = mapped_column(LargeBinary(32), index=True, nullable=True)
+
+
+class TwoFactor(Base):
+    """A user's TOTP second factor: the sealed secret, when enrolment was confirmed, the last time step used
+    (a code works once) and the failures counted towards a lockout."""
+
+    __tablename__ = "two_factor"
+
+    user_id: Mapped[UUID] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    secret: Mapped[bytes] = encrypted_column()
+    enrolled_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class OutboxMessage(Base):
+    """Something that happened, written in the transaction that made it happen, for whoever must hear of it
+    (the notifier, copy trading); `key` makes a second write of the same fact a no-op."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    topic: Mapped[str] = mapped_column(String(40), index=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

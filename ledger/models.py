@@ -3,11 +3,11 @@ postings and entries are append-only, an entry is recorded after its postings an
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from uuid import UUID
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Uuid
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.orm import Base, str_enum
@@ -106,3 +106,17 @@ class Position(Base):
     cost_basis: Mapped[Decimal] = mapped_column(Amount)
     realized_pnl: Mapped[Decimal] = mapped_column(Amount)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class PendingSettlement(Base):
+    """Sale proceeds credited to an investor that the clearing house has not settled yet (T+1): they may buy
+    at once, and are not withdrawable before `settles_on`."""
+
+    __tablename__ = "pending_settlements"
+    __table_args__ = (Index("ix_pending_settlements_owner", "owner_id", "settles_on"),)
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    owner_id: Mapped[UUID] = mapped_column(ForeignKey("users.id"))
+    amount: Mapped[Decimal] = mapped_column(Amount)
+    settles_on: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)

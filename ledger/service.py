@@ -170,5 +170,28 @@ async def _settle_hold(uow: UnitOfWork, hold_id: UUID, outcome: HoldStatus) -> H
     return settled
 
 
+async def release_holds(uow: UnitOfWork, hold_ids: Sequence[UUID]) -> None:
+    """Give back what each of the holds has left, in a few statements whatever their number (a block's
+    orders end together). Holds no longer pending are left as they are."""
+    if not hold_ids:
+        return
+    found = await store.holds_by_id(uow, hold_ids, lock=False)
+    accounts = await store.accounts_by_id(uow, {hold.account_id for hold in found.values()}, lock=True)
+    holds = await store.holds_by_id(uow, hold_ids, lock=True)  # accounts before holds: the one lock order
+    pending = [hold for hold in holds.values() if hold.status is HoldStatus.PENDING]
+    held = {account_id: account.held for account_id, account in accounts.items()}
+    for hold in pending:
+        held[hold.account_id] -= hold.remaining
+    await store.save_holds(uow, [hold.release() for hold in pending], uow.clock.now())
+    await store.save_held(
+        uow,
+        [
+            _with_held(accounts[account_id], amount)
+            for account_id, amount in held.items()
+            if amount != accounts[account_id].held
+        ],
+    )
+
+
 def _with_held(account: AccountState, held: Decimal) -> AccountState:
     return replace(account, held=held, version=account.version + 1)

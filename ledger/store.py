@@ -289,3 +289,37 @@ async def save_position_books(uow: UnitOfWork, account_id: UUID, cost_basis: Dec
     values = {"cost_basis": cost_basis, "realized_pnl": realized_pnl, "updated_at": uow.clock.now()}
     statement = dialect_insert(uow, POSITIONS).values(account_id=account_id, **values)
     await uow.connection.execute(statement.on_conflict_do_update(index_elements=[POSITIONS.c.account_id], set_=values))
+
+
+_POSITIONS_BOOKS_OF = select(POSITIONS.c.account_id, POSITIONS.c.cost_basis, POSITIONS.c.realized_pnl).where(
+    in_list(POSITIONS.c.account_id, "ids")
+)
+
+
+async def positions_books(uow: UnitOfWork, account_ids: Iterable[UUID]) -> dict[UUID, tuple[Decimal, Decimal]]:
+    """(cost basis, realized P&L) of each position that was ever traded, by its account."""
+    rows = await _rows(uow, _POSITIONS_BOOKS_OF, "ids", sorted(set(account_ids)))
+    return {row.account_id: (row.cost_basis, row.realized_pnl) for row in rows}
+
+
+async def save_positions_books(uow: UnitOfWork, books: dict[UUID, tuple[Decimal, Decimal]]) -> None:
+    if not books:
+        return
+    now = uow.clock.now()
+    rows = [
+        {"account_id": account_id, "cost_basis": basis, "realized_pnl": realized, "updated_at": now}
+        for account_id, (basis, realized) in sorted(books.items())
+    ]
+    statement = dialect_insert(uow, POSITIONS)
+    excluded = statement.excluded
+    await uow.connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=[POSITIONS.c.account_id],
+            set_={
+                "cost_basis": excluded.cost_basis,
+                "realized_pnl": excluded.realized_pnl,
+                "updated_at": excluded.updated_at,
+            },
+        ),
+        rows,
+    )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import broker.models
 import core.models
 import ledger.models
 from core.orm import Base
 
-MODEL_MODULES = (core.models, ledger.models)
+MODEL_MODULES = (core.models, ledger.models, broker.models)
 metadata = Base.metadata

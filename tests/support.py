@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import itertools
 from collections.abc import Callable
 from decimal import Decimal
@@ -52,9 +53,14 @@ async def assert_books_whole(db: Database) -> None:
 
 
 async def eventually(condition: Callable[[], object], within: float = 5, what: str = "the condition") -> None:
-    """Wait until `condition()` is true (events travel over a real socket), or fail saying what never happened."""
+    """Wait until `condition()` (a function, or a coroutine function) is true (events travel over a real
+    socket), or fail saying what never happened."""
     deadline = asyncio.get_running_loop().time() + within
-    while not condition():
+    while not await _value(condition()):
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"{what} did not happen within {within} s")
         await asyncio.sleep(0.01)
+
+
+async def _value(result: object) -> object:
+    return await result if inspect.isawaitable(result) else result

@@ -1,0 +1,279 @@
+"""What IB tells of a block, applied to its orders and the investors' books, each in one transaction:
+
+- acknowledged: the block and its new orders are SUBMITTED;
+- an execution: allocated to the orders (`allocation`), booked in one ledger entry (`ledger.block_trades`), the
+  orders' fills and states updated, sale proceeds set to settle T+1, events written to the outbox; booked once
+  per execution id. An order that completes gives back what its hold has left. When the block ends after more
+  than one execution, every order is brought to the block's average price;
+- ended (cancelled, expired, rejected): the live orders end with it, keeping what was filled, and their holds
+  are released.
+
+A correction of an execution already booked (IB's `.02` after `.01`) is not booked again: it is recorded and
+told to the admins (topic broker.correction) for review, since it changes what investors were told.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from decimal import Decimal
+from uuid import UUID
+
+from core.calendar import settlement_date
+from core.db import UnitOfWork
+from core.outbox import Message, publish
+from ledger.block_trades import (
+    Allocation,
+    PriceAdjustment,
+    SharedExecution,
+    book_price_adjustments,
+    book_shared_execution,
+)
+from ledger.money import CENT, ZERO, round_cash
+from ledger.service import release_holds
+from ledger.settlement import Proceeds, record_proceeds
+from ledger.trades import TradeSide
+
+from . import order_store as store
+from .allocation import allocate_shares, average_price_adjustments, largest_remainder
+from .events import OrderAcknowledged, OrderFilled
+from .order_states import OrderSide, OrderStatus, path, status_after_fill
+from .order_store import BlockRecord, OrderRecord
+
+log = logging.getLogger("omnibot.broker")
+
+
+def block_id_of(order_ref: str) -> UUID | None:
+    try:
+        return UUID(order_ref)
+    except ValueError:
+        return None  # not one of our blocks (an order placed by hand in TWS, say)
+
+
+async def acknowledge(uow: UnitOfWork, event: OrderAcknowledged) -> None:
+    block_id = block_id_of(event.order_ref)
+    block = block_id and await store.block_by_id(uow, block_id, lock=True)
+    if not block:
+        return
+    now = uow.clock.now()
+    block = replace(block, ib_order_id=event.ib_order_id, perm_id=event.perm_id, updated_at=now)
+    if block.status is OrderStatus.NEW:
+        block = replace(block, status=OrderStatus.SUBMITTED)
+    await store.save_block(uow, block)
+    orders = [
+        order for order in await store.orders_of_block(uow, block.id, lock=True) if order.status is OrderStatus.NEW
+    ]
+    await _move(uow, orders, [OrderStatus.SUBMITTED] * len(orders), "IB acknowledged")
+    await publish(uow, [_message("order.submitted", order, f"submitted/{order.id}") for order in orders])
+
+
+async def book_fill(uow: UnitOfWork, fill: OrderFilled) -> bool:
+    """Book the execution into the block's orders; False when it was booked before or is not ours."""
+    block_id = block_id_of(fill.order_ref)
+    if block_id is None or await store.execution_booked(uow, fill.exec_id):
+        return False
+    block = await store.block_by_id(uow, block_id, lock=True)
+    if block is None:
+        log.error("execution %s names block %s, which we do not have", fill.exec_id, fill.order_ref)
+        return False
+    if fill.replaces and await store.execution_booked(uow, fill.replaces):
+        await _record_execution(uow, block, fill, to_house=ZERO)
+        await publish(uow, [Message("broker.correction", f"correction/{fill.exec_id}", _correction(block, fill))])
+        return False
+
+    orders = await store.orders_of_block(uow, block.id, lock=True)
+    rotation = block.id.int % 2**31 + block.executions
+    ordered = [int(o.quantity if o.status.is_live else o.filled_quantity) for o in orders]
+    shares = allocate_shares(ordered, [int(o.filled_quantity) for o in orders], int(fill.quantity), rotation)
+    to_house = fill.quantity - sum(shares)
+    cents = largest_remainder(int(round_cash(fill.commission) / CENT), [*shares, int(to_house)], rotation)
+    side = TradeSide.BUY if block.side is OrderSide.BUY else TradeSide.SELL
+    allocations = [
+        Allocation(o.owner_id, Decimal(q), Decimal(c) * CENT, o.hold_id)
+        for o, q, c in zip(orders, shares, cents, strict=False)
+        if q
+    ]
+    await book_shared_execution(
+        uow,
+        SharedExecution(
+            f"fill/{fill.exec_id}",
+            block.con_id,
+            side,
+            fill.quantity,
+            fill.price,
+            fill.commission,
+            allocations,
+            memo=f"{block.side.value} {fill.quantity} {fill.symbol} @ {fill.price} (block {block.id})",
+        ),
+    )
+    await _record_execution(uow, block, fill, to_house)
+    if to_house:
+        log.warning("block %s: %s shares beyond its orders went to the house error account", block.id, to_house)
+
+    filled_now = [
+        (o, Decimal(q), round_cash(q * fill.price), Decimal(c) * CENT)
+        for o, q, c in zip(orders, shares, cents, strict=False)
+        if q
+    ]
+    updated = [
+        replace(
+            o, filled_quantity=o.filled_quantity + q, filled_gross=o.filled_gross + gross, commission=o.commission + c
+        )
+        for o, q, gross, c in filled_now
+    ]
+    targets = [
+        status_after_fill(int(o.filled_quantity), int(o.quantity)) if o.status.is_live else o.status for o in updated
+    ]
+    await _move(uow, updated, targets, f"filled {fill.quantity} @ {fill.price}")
+    completed = [
+        o for o, target in zip(updated, targets, strict=True) if target is OrderStatus.FILLED and o.status.is_live
+    ]
+    await release_holds(uow, [o.hold_id for o in completed if o.hold_id])
+    if side is TradeSide.SELL:
+        settles_on = settlement_date(fill.at)
+        await record_proceeds(
+            uow,
+            [Proceeds(f"{fill.exec_id}/{o.id}", o.owner_id, gross - c, settles_on) for o, _q, gross, c in filled_now],
+        )
+    fill_facts = {"price": str(fill.price)}
+    messages = [
+        _message(
+            "order.filled",
+            replace(order, status=target),
+            f"filled/{fill.exec_id}/{order.id}",
+            fill_facts | {"quantity": str(quantity), "commission": str(commission)},
+        )
+        for order, target, (_o, quantity, _g, commission) in zip(updated, targets, filled_now, strict=True)
+    ]
+    messages += [
+        _message("order.completed", replace(o, status=OrderStatus.FILLED), f"completed/{o.id}") for o in completed
+    ]
+    await publish(uow, messages)
+
+    filled = block.filled_quantity + fill.quantity
+    block = replace(
+        block,
+        filled_quantity=filled,
+        filled_gross=block.filled_gross + fill.quantity * fill.price,
+        executions=block.executions + 1,
+        updated_at=uow.clock.now(),
+    )
+    if block.status.is_live:
+        target = status_after_fill(int(filled), int(block.quantity))
+        block = replace(block, status=(path(block.status, target) or [block.status])[-1])
+    await store.save_block(uow, block)
+    if block.status is OrderStatus.FILLED:
+        await _average_price(uow, block)
+    return True
+
+
+async def end_block(uow: UnitOfWork, block_id: UUID, outcome: OrderStatus, reason: str) -> BlockRecord | None:
+    """IB ended the block (cancelled, expired or rejected it): its live orders end with it."""
+    block = await store.block_by_id(uow, block_id, lock=True)
+    if block is None or block.status.is_terminal:
+        return block
+    orders = [o for o in await store.orders_of_block(uow, block.id, lock=True) if o.status.is_live]
+    await end_orders(uow, orders, outcome, reason)
+    final = OrderStatus.CANCELLED if outcome is OrderStatus.REJECTED and block.filled_quantity else outcome
+    block = replace(block, status=final, reason=reason[:300], updated_at=uow.clock.now())
+    await store.save_block(uow, block)
+    await _average_price(uow, block)
+    return block
+
+
+async def end_orders(uow: UnitOfWork, orders: list[OrderRecord], outcome: OrderStatus, reason: str) -> None:
+    """End live orders (keeping what was filled), give back their holds, and tell their owners."""
+    targets = [
+        OrderStatus.CANCELLED if outcome is OrderStatus.REJECTED and o.filled_quantity else outcome for o in orders
+    ]
+    ended = [replace(o, reason=reason[:300]) for o in orders]
+    await _move(uow, ended, targets, reason)
+    await release_holds(uow, [o.hold_id for o in orders if o.hold_id])
+    await publish(
+        uow,
+        [
+            _message(f"order.{target.value}", replace(o, status=target), f"{target.value}/{o.id}", {"reason": reason})
+            for o, target in zip(ended, targets, strict=True)
+        ],
+    )
+
+
+async def _move(uow: UnitOfWork, orders: list[OrderRecord], targets: list[OrderStatus], detail: str) -> None:
+    """Save the orders in their target states, recording every step of the way."""
+    now = uow.clock.now()
+    steps: list[tuple[UUID, OrderStatus | None, OrderStatus, str]] = []
+    saved = []
+    for order, target in zip(orders, targets, strict=True):
+        current = order.status
+        for step in path(current, target) if current.is_live else []:
+            steps.append((order.id, current, step, detail))
+            current = step
+        saved.append(replace(order, status=current, updated_at=now))
+    await store.save_orders(uow, saved)
+    await store.record_transitions(uow, steps, now)
+
+
+async def _average_price(uow: UnitOfWork, block: BlockRecord) -> None:
+    """After more than one execution, bring every order to the block's average price (see allocation)."""
+    if block.executions < 2 or not block.filled_quantity:
+        return
+    orders = [o for o in await store.orders_of_block(uow, block.id) if o.filled_quantity]
+    allocated = [int(o.filled_quantity) for o in orders]
+    average = block.filled_gross / block.filled_quantity
+    amounts = average_price_adjustments([o.filled_gross for o in orders], allocated, average * sum(allocated))
+    side = TradeSide.BUY if block.side is OrderSide.BUY else TradeSide.SELL
+    adjustments = [PriceAdjustment(o.owner_id, amount) for o, amount in zip(orders, amounts, strict=True)]
+    await book_price_adjustments(uow, f"avgpx/{block.id}", block.con_id, side, adjustments)
+    adjusted = [replace(o, filled_gross=o.filled_gross + a) for o, a in zip(orders, amounts, strict=True) if a]
+    await store.save_orders(uow, adjusted)
+    if side is TradeSide.SELL:
+        settles_on = settlement_date(uow.clock.now())
+        await record_proceeds(
+            uow,
+            [
+                Proceeds(f"avgpx/{block.id}/{o.id}", o.owner_id, a, settles_on)
+                for o, a in zip(orders, amounts, strict=True)
+                if a
+            ],
+        )
+
+
+async def _record_execution(uow: UnitOfWork, block: BlockRecord, fill: OrderFilled, to_house: Decimal) -> None:
+    await store.insert_execution(
+        uow,
+        {
+            "exec_id": fill.exec_id,
+            "block_id": block.id,
+            "quantity": fill.quantity,
+            "price": fill.price,
+            "commission": fill.commission,
+            "to_house": to_house,
+            "executed_at": fill.at,
+            "booked_at": uow.clock.now(),
+        },
+    )
+
+
+def _message(topic: str, order: OrderRecord, key: str, extra: dict[str, str] | None = None) -> Message:
+    payload = {
+        "order_id": str(order.id),
+        "owner_id": str(order.owner_id),
+        "con_id": order.con_id,
+        "side": order.side.value,
+        "status": order.status.value,
+        "ordered": str(order.quantity),
+        "filled": str(order.filled_quantity),
+        "average_price": str(order.average_price) if order.average_price is not None else None,
+        "commission": str(order.commission),
+    }
+    return Message(topic, key, payload | (extra or {}))
+
+
+def _correction(block: BlockRecord, fill: OrderFilled) -> dict[str, str]:
+    return {
+        "block_id": str(block.id),
+        "exec_id": fill.exec_id,
+        "replaces": fill.replaces or "",
+        "quantity": str(fill.quantity),
+        "price": str(fill.price),
+    }

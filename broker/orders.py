@@ -1,0 +1,280 @@
+"""Placing and cancelling investors' orders: `Trading.place_order` runs the pre-trade checks, holds the cash or
+shares and records the order (NEW) in a block, all in one transaction; the router sends the block to IB when
+its window closes. Orders are idempotent by the caller's key: the same key gives back the same order.
+
+Market facts (is the symbol tradable, what does it cost now) are asked of the broker before the transaction,
+so no database lock waits on the network.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from decimal import Decimal
+from typing import Protocol
+from uuid import UUID
+
+from core import two_factor, user_service
+from core.config import Settings
+from core.db import Database, UnitOfWork
+from core.errors import (
+    AccountNotActive,
+    IdempotencyConflict,
+    InsufficientBuyingPower,
+    InsufficientShares,
+    InvalidQuantity,
+    NotFound,
+    NotTradable,
+    OrderNotCancellable,
+    OrderTooLarge,
+    TooManyOrders,
+    TradingHalted,
+    TwoFactorNotEnrolled,
+)
+from core.users import UserStatus
+from ledger.accounts import AccountKind, Asset
+from ledger.instruments import InstrumentRecord, save_instrument
+from ledger.money import CENT, ZERO, product
+from ledger.service import open_account, place_hold
+
+from . import margin_service
+from . import order_store as store
+from .events import Contract, Quote
+from .fills import end_orders
+from .margin import HypotheticalOrder, check_order
+from .order_states import OrderSide, OrderStatus, OrderType, TimeInForce
+from .order_store import KILL_SWITCH, BlockRecord, OrderRecord
+from .pricing import buy_hold, check_collar, estimated_commission, limit_price, reference_price, whole_shares
+
+RATE_WINDOW = timedelta(minutes=1)
+
+
+class Market(Protocol):
+    async def qualify(self, symbol: str) -> Contract | None: ...
+    async def quote(self, con_id: int) -> Quote: ...
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    owner_id: UUID
+    client_key: str  # the caller's idempotency key (a Telegram callback's pending action, say)
+    symbol: str
+    side: OrderSide
+    quantity: object  # validated here: a positive whole number of shares
+    limit_price: object | None = None  # None: a market order
+    tif: TimeInForce = TimeInForce.DAY
+
+
+@dataclass(frozen=True)
+class _Checked:
+    request: OrderRequest
+    contract: Contract
+    quote: Quote
+    quantity: Decimal
+    limit: Decimal | None
+    reference: Decimal
+
+
+class Trading:
+    def __init__(
+        self, db: Database, market: Market, settings: Settings, *, wake_router: Callable[[], None] = lambda: None
+    ) -> None:
+        self._db, self._market, self._settings, self._wake_router = db, market, settings, wake_router
+
+    async def place_order(self, request: OrderRequest) -> OrderRecord:
+        existing = await self._db.transact(
+            lambda uow: store.order_by_key(uow, request.owner_id, request.client_key), readonly=True
+        )
+        if existing is not None:
+            return _same_request(existing, request)
+        quantity = whole_shares(request.quantity)
+        limit = None if request.limit_price is None else limit_price(request.limit_price)
+        contract = await self._market.qualify(request.symbol)
+        if contract is None:
+            raise NotTradable(request.symbol.upper(), "the broker knows no US stock or ETF by this symbol")
+        quote = await self._market.quote(contract.con_id)
+        reference = limit if limit is not None else reference_price(quote, request.side, contract.symbol)
+        checked = _Checked(request, contract, quote, quantity, limit, reference)
+        order = await self._db.transact(lambda uow: self._place(uow, checked))
+        self._wake_router()
+        return order
+
+    async def _place(self, uow: UnitOfWork, checked: _Checked) -> OrderRecord:
+        request, settings, now = checked.request, self._settings, uow.clock.now()
+        existing = await store.order_by_key(uow, request.owner_id, request.client_key)
+        if existing is not None:  # a concurrent delivery of the same request got here first
+            return _same_request(existing, request)
+        await self._check_investor(uow, request.owner_id, checked.contract)
+        notional = product(checked.quantity, checked.reference)
+        if notional > settings.trading_max_order_notional:
+            raise OrderTooLarge(notional.quantize(Decimal("0.01")), settings.trading_max_order_notional)
+        if checked.limit is not None:
+            check_collar(checked.limit, checked.quote.last or checked.quote.close, settings.trading_price_collar_pct)
+        await save_instrument(uow, _instrument(checked.contract))
+
+        order_id = uow.ids.new_id()
+        hold = await self._hold(uow, order_id, checked)
+        order_type = OrderType.MARKET if checked.limit is None else OrderType.LIMIT
+        block = await self._join_block(uow, checked, order_type)
+        order = OrderRecord(
+            id=order_id,
+            owner_id=request.owner_id,
+            client_key=request.client_key[:100],
+            con_id=checked.contract.con_id,
+            side=request.side,
+            order_type=order_type,
+            tif=request.tif,
+            quantity=checked.quantity,
+            limit_price=checked.limit,
+            status=OrderStatus.NEW,
+            filled_quantity=ZERO,
+            filled_gross=ZERO,
+            commission=ZERO,
+            hold_id=hold,
+            block_id=block.id,
+            reason="",
+            cancel_requested_at=None,
+            created_at=now,
+            updated_at=now,
+        )
+        await store.insert_order(uow, order)
+        return order
+
+    async def _check_investor(self, uow: UnitOfWork, owner_id: UUID, contract: Contract) -> None:
+        user = await user_service.get_user(uow, owner_id)
+        if user.status is not UserStatus.ACTIVE:
+            raise AccountNotActive(user.status.value)
+        if not await two_factor.is_enrolled(uow, owner_id):
+            raise TwoFactorNotEnrolled(owner_id)
+        for con_id, reason in await store.halts_for(uow, contract.con_id):
+            raise TradingHalted(None if con_id == KILL_SWITCH else contract.symbol, reason)
+        now = uow.clock.now()
+        recent = await store.orders_created_since(uow, owner_id, now - RATE_WINDOW)
+        limit = self._settings.trading_orders_per_minute
+        if len(recent) >= limit:
+            wait = recent[-limit] + RATE_WINDOW - now
+            raise TooManyOrders(limit, max(1, math.ceil(wait.total_seconds())))
+
+    async def _hold(self, uow: UnitOfWork, order_id: UUID, checked: _Checked) -> UUID:
+        """Set aside what the order may take: the estimated cost of a buy, the shares of a sale."""
+        request, key = checked.request, f"order/{order_id}"
+        if request.side is OrderSide.SELL:
+            position = await open_account(
+                uow, AccountKind.INVESTOR_POSITION, Asset.instrument(checked.contract.con_id), request.owner_id
+            )
+            if checked.quantity > position.available:
+                raise InsufficientShares(checked.contract.symbol, checked.quantity, max(ZERO, position.available))
+            hold = await place_hold(
+                uow, position.id, checked.quantity, key=key, reason=f"sell {checked.contract.symbol}"
+            )
+            return hold.id
+        market = checked.limit is None
+        amount = buy_hold(
+            checked.quantity, checked.reference, market=market, buffer_pct=self._settings.trading_market_buffer_pct
+        )
+        worst = amount - estimated_commission(checked.quantity, checked.reference)
+        account = await margin_service.margin_account(
+            uow, request.owner_id, {checked.contract.con_id: checked.reference}
+        )
+        policy = await margin_service.policy(uow, self._settings)
+        order = HypotheticalOrder(
+            checked.contract.con_id, True, checked.quantity, worst / checked.quantity, amount - worst
+        )
+        check = check_order(account, order, policy)
+        # Margin loans are not booked yet: until they are, a buy is held against cash only.
+        available = max(ZERO, account.cash - account.held)
+        if not check.fits or amount > available:
+            raise InsufficientBuyingPower(amount, min(available, check.before.buying_power).quantize(CENT))
+        cash = await open_account(uow, AccountKind.INVESTOR_CASH, Asset.cash("USD"), request.owner_id)
+        hold = await place_hold(uow, cash.id, amount, key=key, reason=f"buy {checked.contract.symbol}")
+        return hold.id
+
+    async def _join_block(self, uow: UnitOfWork, checked: _Checked, order_type: OrderType) -> BlockRecord:
+        request, now = checked.request, uow.clock.now()
+        block = await store.collecting_block(
+            uow, checked.contract.con_id, request.side, order_type, request.tif, checked.limit, now
+        )
+        if block is not None:
+            block = replace(block, quantity=block.quantity + checked.quantity, updated_at=now)
+            await store.save_block(uow, block)
+            return block
+        block = BlockRecord(
+            id=uow.ids.new_id(),
+            con_id=checked.contract.con_id,
+            side=request.side,
+            order_type=order_type,
+            tif=request.tif,
+            limit_price=checked.limit,
+            status=OrderStatus.NEW,
+            quantity=checked.quantity,
+            filled_quantity=ZERO,
+            filled_gross=ZERO,
+            executions=0,
+            route_at=now + timedelta(milliseconds=self._settings.trading_block_window_ms),
+            routed_at=None,
+            ib_order_id=None,
+            perm_id=None,
+            reason="",
+            created_at=now,
+            updated_at=now,
+        )
+        await store.insert_block(uow, block)
+        return block
+
+    async def cancel_order(self, owner_id: UUID, order_id: UUID) -> tuple[OrderRecord, UUID | None]:
+        """Cancel the investor's order. Before routing it simply leaves its block; after, the cancel is asked of
+        IB and the second value names the block the router must act on."""
+        return await self._db.transact(lambda uow: self._cancel(uow, owner_id, order_id))
+
+    async def _cancel(self, uow: UnitOfWork, owner_id: UUID, order_id: UUID) -> tuple[OrderRecord, UUID | None]:
+        order = await store.order_by_id(uow, order_id, lock=True)
+        if order is None or order.owner_id != owner_id:
+            raise NotFound("order", order_id)
+        if order.status.is_terminal:
+            raise OrderNotCancellable(order.id, order.status.value)
+        if order.cancel_requested_at is not None:
+            return order, order.block_id
+        block = await store.block_by_id(uow, order.block_id, lock=True) if order.block_id else None
+        if block is None or block.routed_at is None:
+            await end_orders(uow, [order], OrderStatus.CANCELLED, "cancelled by the investor")
+            if block is not None:
+                left = block.quantity - order.quantity
+                status = OrderStatus.CANCELLED if left == 0 else block.status
+                await store.save_block(uow, replace(block, quantity=left, status=status, updated_at=uow.clock.now()))
+            return replace(order, status=OrderStatus.CANCELLED), None
+        requested = replace(order, cancel_requested_at=uow.clock.now())
+        await store.save_orders(uow, [requested])
+        return requested, block.id
+
+    async def open_orders(self, owner_id: UUID, limit: int = 50) -> list[OrderRecord]:
+        return await self._db.transact(
+            lambda uow: store.orders_of(uow, owner_id, live=True, limit=limit), readonly=True
+        )
+
+    async def recent_orders(self, owner_id: UUID, limit: int = 20) -> list[OrderRecord]:
+        return await self._db.transact(
+            lambda uow: store.orders_of(uow, owner_id, live=False, limit=limit), readonly=True
+        )
+
+
+def _same_request(existing: OrderRecord, request: OrderRequest) -> OrderRecord:
+    """The order placed before under this key, if this request is the same one again."""
+    try:
+        same = existing.side is request.side and existing.quantity == whole_shares(request.quantity)
+    except InvalidQuantity:
+        same = False
+    if not same:
+        raise IdempotencyConflict(request.client_key)
+    return existing
+
+
+def _instrument(contract: Contract) -> InstrumentRecord:
+    return InstrumentRecord(
+        contract.con_id,
+        contract.symbol,
+        primary_exchange=contract.primary_exchange,
+        currency=contract.currency,
+        description=contract.description[:200],
+    )

@@ -1,0 +1,205 @@
+"""The router: sends blocks to IB when their collection window closes and applies what IB says of them.
+
+- Routing is written before it is done: a block is marked routed in one transaction, then sent. A crash in
+  between leaves a block marked routed that IB never saw; after every (re)connect, once the connection has
+  recovered IB's view, such blocks are sent again (IB's order is found by orderRef first, so nothing goes twice).
+- A large block (notional at or above `trading_whatif_notional`) is first checked with IB's what-if for the
+  omnibus account; if IB says the account cannot carry it, its orders are rejected before anything is sent.
+- IB's events arrive in order from the connection's dispatcher; each is applied in its own transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import replace
+from decimal import Decimal
+from uuid import UUID
+
+from core.clock import Clock
+from core.config import Settings
+from core.db import Database, UnitOfWork
+from core.errors import BrokerRequestFailed, BrokerUnavailable
+from ledger.money import ZERO, product
+
+from . import fills
+from . import order_store as store
+from .connection import IBConnection, OrderTicket
+from .events import (
+    BrokerEvent,
+    ConnectionChanged,
+    ConnectionState,
+    OrderAcknowledged,
+    OrderCancelled,
+    OrderFilled,
+    OrderRejected,
+)
+from .omnibus import OmnibusAccount
+from .order_states import OrderSide, OrderStatus, TimeInForce
+from .order_store import BlockRecord
+
+log = logging.getLogger("omnibot.broker")
+IDLE_WAIT = 5.0  # seconds between looks for due blocks when nothing wakes the router
+
+
+class Router:
+    def __init__(
+        self,
+        db: Database,
+        connection: IBConnection,
+        settings: Settings,
+        clock: Clock,
+        omnibus: OmnibusAccount | None = None,
+    ) -> None:
+        self._db, self._connection, self._settings, self._clock = db, connection, settings, clock
+        self._omnibus = omnibus
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        connection.subscribe(self._on_event)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._route_loop(), name="block router")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def wake(self) -> None:
+        """A new block may be waiting: look again when its window closes."""
+        self._wakeup.set()
+
+    async def _route_loop(self) -> None:
+        while True:
+            try:
+                await self.route_due()
+                due = await self._db.transact(store.next_route_at, readonly=True)
+            except Exception:  # the loop must outlive a bad moment (database restart, say): log and go on
+                log.exception("routing failed; trying again")
+                due = None
+            wait = IDLE_WAIT if due is None else max(0.0, (due - self._clock.now()).total_seconds())
+            self._wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), timeout=wait)
+
+    async def route_due(self) -> list[BlockRecord]:
+        """Send every block whose window has closed; the blocks sent."""
+        if self._connection.status().state is not ConnectionState.READY:
+            return []  # they go when the connection is back (resume)
+        blocks = await self._db.transact(self._claim_due)
+        for block in blocks:
+            await self._send(block)
+        return blocks
+
+    async def _claim_due(self, uow: UnitOfWork) -> list[BlockRecord]:
+        claimed = []
+        for block in await store.blocks_due(uow, uow.clock.now()):
+            routed = replace(block, routed_at=uow.clock.now(), updated_at=uow.clock.now())
+            await store.save_block(uow, routed)
+            claimed.append(routed)
+        return claimed
+
+    async def _send(self, block: BlockRecord) -> None:
+        ticket = OrderTicket(
+            block.order_ref,
+            block.con_id,
+            "BUY" if block.side is OrderSide.BUY else "SELL",
+            block.quantity,
+            block.limit_price,
+            "GTC" if block.tif is TimeInForce.GTC else "DAY",
+        )
+        try:
+            if not await self._omnibus_can_carry(block, ticket):
+                return
+            await self._connection.place(ticket)
+        except (BrokerUnavailable, BrokerRequestFailed) as exc:
+            log.warning("block %s not sent (%s); it goes when the connection is back", block.id, exc)
+
+    async def _omnibus_can_carry(self, block: BlockRecord, ticket: OrderTicket) -> bool:
+        if self._omnibus is None or block.side is OrderSide.SELL:
+            return True
+        price = block.limit_price
+        if price is None:
+            return True  # a market block's notional was capped per order already; IB's own check applies
+        if product(block.quantity, price) < self._settings.trading_whatif_notional:
+            return True
+        impact = await self._omnibus.what_if(ticket)
+        if impact.initial_after <= impact.equity_with_loan_after:
+            return True
+        reason = "the omnibus account cannot carry this order now (IB what-if)"
+        log.error("block %s refused: %s (%s)", block.id, reason, impact)
+        await self._db.transact(lambda uow: fills.end_block(uow, block.id, OrderStatus.REJECTED, reason))
+        return False
+
+    async def resume(self) -> None:
+        """After a (re)connect and IB's recovery: send what was marked routed but never reached IB."""
+        blocks = await self._db.transact(store.routed_live_blocks, readonly=True)
+        for block in blocks:
+            if self._connection.find_trade(block.order_ref) is None and block.ib_order_id is None:
+                log.info("block %s was routed but IB has no order for it: sending it now", block.id)
+                await self._send(block)
+        await self.route_due()
+
+    async def cancel_requested(self, block_id: UUID) -> None:
+        """Orders of a routed block asked to be cancelled: cancel IB's order when nobody is left in it, else
+        lower its quantity and end the leaving orders now (shares filled meanwhile go to the house)."""
+        action = await self._db.transact(lambda uow: self._leave_block(uow, block_id))
+        if action is None:
+            return
+        block, remaining = action
+        if remaining is None:
+            self._connection.cancel(block.order_ref)
+        else:
+            self._connection.reduce(block.order_ref, remaining)
+
+    async def _leave_block(self, uow: UnitOfWork, block_id: UUID) -> tuple[BlockRecord, Decimal | None] | None:
+        block = await store.block_by_id(uow, block_id, lock=True)
+        if block is None or block.status.is_terminal:
+            return None
+        live = [o for o in await store.orders_of_block(uow, block.id, lock=True) if o.status.is_live]
+        leaving = [o for o in live if o.cancel_requested_at is not None]
+        staying = [o for o in live if o.cancel_requested_at is None]
+        if not leaving:
+            return None
+        if not staying:
+            return block, None
+        await fills.end_orders(uow, leaving, OrderStatus.CANCELLED, "cancelled by the investor")
+        total = block.filled_quantity + sum((o.remaining for o in staying), ZERO)
+        reduced = replace(block, quantity=total, updated_at=uow.clock.now())
+        await store.save_block(uow, reduced)
+        return reduced, total
+
+    async def _on_event(self, event: BrokerEvent) -> None:
+        if isinstance(event, OrderAcknowledged):
+            await self._db.transact(lambda uow: fills.acknowledge(uow, event))
+        elif isinstance(event, OrderFilled):
+            await self._db.transact(lambda uow: fills.book_fill(uow, event))
+        elif isinstance(event, OrderCancelled):
+            await self._db.transact(lambda uow: self._ended_by_ib(uow, event.order_ref))
+        elif isinstance(event, OrderRejected):
+            reason = f"IB refused the order ({event.code}): {event.text}"
+            await self._end(event.order_ref, OrderStatus.REJECTED, reason)
+        elif isinstance(event, ConnectionChanged) and event.state is ConnectionState.READY:
+            await self.resume()
+
+    async def _end(self, order_ref: str, outcome: OrderStatus, reason: str) -> None:
+        block_id = fills.block_id_of(order_ref)
+        if block_id is not None:
+            await self._db.transact(lambda uow: fills.end_block(uow, block_id, outcome, reason))
+
+    async def _ended_by_ib(self, uow: UnitOfWork, order_ref: str) -> None:
+        """IB cancelled the block: at our request, at the end of the day (a DAY order expires), or on its own."""
+        block_id = fills.block_id_of(order_ref)
+        block = block_id and await store.block_by_id(uow, block_id)
+        if not block:
+            return
+        orders = await store.orders_of_block(uow, block.id)
+        if any(o.cancel_requested_at is not None for o in orders if o.status.is_live):
+            outcome, reason = OrderStatus.CANCELLED, "cancelled by the investor"
+        elif block.tif is TimeInForce.DAY:
+            outcome, reason = OrderStatus.EXPIRED, "the trading day ended before it filled"
+        else:
+            outcome, reason = OrderStatus.CANCELLED, "cancelled by IB"
+        await fills.end_block(uow, block.id, outcome, reason)

@@ -1,0 +1,111 @@
+"""The second factor: TOTP (RFC 6238, 30-second steps, 6 digits) with pyotp.
+
+Enrolment is two steps: `begin_enrolment` makes a secret (stored sealed) and the otpauth URI for the
+authenticator app; `confirm_enrolment` checks a first code and only then marks the user enrolled. A code is
+accepted one step either side of now (clock drift), and once only: the step it was used at is remembered, so a
+code seen over a shoulder or replayed cannot be used again. After `totp_max_failures` wrong codes in a row the
+factor locks for `totp_lockout_minutes`; a right code resets the count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import UUID
+
+import pyotp
+from sqlalchemy import select
+
+from core.config import Settings
+from core.crypto import FieldCipher, FieldRef
+from core.db import UnitOfWork
+from core.errors import InvalidCode, TwoFactorLocked, TwoFactorNotEnrolled
+from core.models import TwoFactor
+
+STEP_SECONDS = 30
+WINDOW_STEPS = 1
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    secret: str  # base32, to type in by hand
+    uri: str  # otpauth://, for the QR code
+
+
+async def begin_enrolment(
+    uow: UnitOfWork, cipher: FieldCipher, settings: Settings, user_id: UUID, label: str
+) -> Enrolment:
+    """A new secret for the user, replacing any earlier one; not in force until confirmed."""
+    secret = pyotp.random_base32()
+    row = await _load(uow, user_id)
+    now = uow.clock.now()
+    sealed = cipher.keyring.seal(secret, _where(user_id))
+    if row is None:
+        uow.session.add(TwoFactor(user_id=user_id, secret=sealed, failures=0, updated_at=now))
+    else:
+        row.secret, row.enrolled_at, row.last_step, row.failures, row.locked_until = sealed, None, None, 0, None
+        row.updated_at = now
+    await uow.session.flush()
+    uri = pyotp.TOTP(secret, interval=STEP_SECONDS).provisioning_uri(name=label, issuer_name=settings.totp_issuer)
+    return Enrolment(secret, uri)
+
+
+async def confirm_enrolment(uow: UnitOfWork, cipher: FieldCipher, settings: Settings, user_id: UUID, code: str) -> None:
+    row = await _load(uow, user_id, for_update=True)
+    if row is None:
+        raise TwoFactorNotEnrolled(user_id)
+    _check(row, cipher, settings, uow.clock.now(), code)
+    row.enrolled_at = uow.clock.now()
+    await uow.session.flush()
+
+
+async def verify(uow: UnitOfWork, cipher: FieldCipher, settings: Settings, user_id: UUID, code: str) -> None:
+    """Accept the code or raise (InvalidCode, TwoFactorLocked, TwoFactorNotEnrolled). The caller commits even
+    when a code is refused, so that the failure counts."""
+    row = await _load(uow, user_id, for_update=True)
+    if row is None or row.enrolled_at is None:
+        raise TwoFactorNotEnrolled(user_id)
+    _check(row, cipher, settings, uow.clock.now(), code)
+    await uow.session.flush()
+
+
+async def is_enrolled(uow: UnitOfWork, user_id: UUID) -> bool:
+    row = await _load(uow, user_id)
+    return row is not None and row.enrolled_at is not None
+
+
+def _check(row: TwoFactor, cipher: FieldCipher, settings: Settings, now: datetime, code: str) -> None:
+    if row.locked_until is not None and now < row.locked_until:
+        raise TwoFactorLocked(row.locked_until)
+    secret = cipher.keyring.open(row.secret, _where(row.user_id))
+    step = _matching_step(secret, code.strip(), now)
+    row.updated_at = now
+    if step is None or (row.last_step is not None and step <= row.last_step):
+        row.failures += 1
+        if row.failures >= settings.totp_max_failures:
+            row.failures, row.locked_until = 0, now + timedelta(minutes=settings.totp_lockout_minutes)
+        raise InvalidCode(attempts_left=settings.totp_max_failures - row.failures if row.failures else 0)
+    row.last_step, row.failures, row.locked_until = step, 0, None
+
+
+def _matching_step(secret: str, code: str, now: datetime) -> int | None:
+    """The time step the code belongs to, within the window, or None."""
+    if not (code.isdigit() and len(code) == 6):
+        return None
+    totp = pyotp.TOTP(secret, interval=STEP_SECONDS)
+    current = int(now.timestamp()) // STEP_SECONDS
+    for step in range(current - WINDOW_STEPS, current + WINDOW_STEPS + 1):
+        if pyotp.utils.strings_equal(totp.at(step * STEP_SECONDS), code):
+            return step
+    return None
+
+
+def _where(user_id: UUID) -> FieldRef:
+    return FieldRef(TwoFactor.__tablename__, "secret", str(user_id))
+
+
+async def _load(uow: UnitOfWork, user_id: UUID, *, for_update: bool = False) -> TwoFactor | None:
+    query = select(TwoFactor).where(TwoFactor.user_id == user_id)
+    if for_update:
+        query = query.with_for_update()
+    return (await uow.session.scalars(query)).one_or_none()

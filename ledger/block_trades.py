@@ -1,0 +1,177 @@
+"""Booking one IB execution shared by many investors (a block order's fill), in one entry: every investor's
+cash, shares, cost basis and realized P&L, IB's side to the last digit, and the house error account taking the
+fractions of a cent and any shares no investor wanted (an overfill).
+
+The split itself (whole shares pro rata, commission to the cent) is the broker's (`broker.allocation`); this
+module books what it was given. Cash moves in whole cents per investor; each investor's gross is their shares
+times the price, rounded to the cent.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from uuid import UUID
+
+from core.db import UnitOfWork
+
+from . import store
+from .accounts import AccountKind, Asset
+from .entries import EntryRequest, Leg, PostedEntry
+from .money import ZERO, product, round_cash, round_storage
+from .positions import PositionState
+from .service import open_accounts, post_entry
+from .trades import TradeSide
+
+
+@dataclass(frozen=True)
+class Allocation:
+    owner_id: UUID
+    quantity: Decimal  # whole shares, may be zero (the investor still gets a commission share of zero)
+    commission: Decimal  # the investor's share, in cents
+    hold_id: UUID | None = None
+
+
+@dataclass(frozen=True)
+class SharedExecution:
+    key: str  # the execution's idempotency key
+    con_id: int
+    side: TradeSide
+    quantity: Decimal  # all of the execution
+    price: Decimal
+    commission: Decimal  # IB's exact commission for all of it
+    allocations: Sequence[Allocation]
+    currency: str = "USD"
+    memo: str = ""
+
+
+@dataclass(frozen=True)
+class BookedShare:
+    owner_id: UUID
+    quantity: Decimal
+    gross: Decimal  # cents
+    commission: Decimal  # cents
+    realized_pnl: Decimal  # realized by this execution (zero for a buy)
+
+
+@dataclass(frozen=True)
+class BookedExecution:
+    entry: PostedEntry
+    shares: list[BookedShare]  # one per investor, in the order first seen
+
+    @property
+    def replayed(self) -> bool:
+        return self.entry.replayed
+
+
+async def book_shared_execution(uow: UnitOfWork, execution: SharedExecution) -> BookedExecution:
+    per_owner = _per_owner(execution.allocations)
+    cash_asset, shares_asset = Asset.cash(execution.currency), Asset.instrument(execution.con_id)
+    specs: list[tuple[AccountKind, Asset, UUID | None]] = [
+        (AccountKind.BROKER_CASH, cash_asset, None),
+        (AccountKind.BROKER_POSITION, shares_asset, None),
+    ]
+    specs += [(AccountKind.HOUSE_ERROR, cash_asset, None), (AccountKind.HOUSE_ERROR, shares_asset, None)]
+    for owner in per_owner:
+        specs += [(AccountKind.INVESTOR_CASH, cash_asset, owner), (AccountKind.INVESTOR_POSITION, shares_asset, owner)]
+    broker_cash, broker_shares, error_cash, error_shares, *investor_accounts = await open_accounts(uow, specs)
+
+    buy = execution.side is TradeSide.BUY
+    legs: dict[UUID, Decimal] = defaultdict(Decimal)
+    booked, investors_out, allocated = [], ZERO, ZERO
+    for index, (owner, (quantity, commission, _holds)) in enumerate(per_owner.items()):
+        cash, position = investor_accounts[2 * index], investor_accounts[2 * index + 1]
+        gross = round_cash(product(quantity, execution.price))
+        out = gross + commission if buy else commission - gross
+        legs[cash.id] += out
+        legs[position.id] += -quantity if buy else quantity
+        investors_out += out
+        allocated += quantity
+        booked.append((owner, cash.id, position.id, quantity, gross, commission, out))
+    exact_gross = round_storage(product(execution.quantity, execution.price))
+    broker_out = exact_gross + execution.commission if buy else execution.commission - exact_gross
+    legs[broker_cash.id] -= broker_out
+    legs[broker_shares.id] += execution.quantity if buy else -execution.quantity
+    legs[error_cash.id] += broker_out - investors_out  # fractions of a cent, and the cost of the house's shares
+    legs[error_shares.id] += -(execution.quantity - allocated) if buy else execution.quantity - allocated
+    holds = tuple(hold for _q, _c, owner_holds in per_owner.values() for hold in owner_holds)
+    request = EntryRequest(
+        execution.key, "trade", tuple(Leg(a, amount) for a, amount in legs.items() if amount), execution.memo, holds
+    )
+    entry = await post_entry(uow, request)
+    if entry.replayed:
+        return BookedExecution(entry, [BookedShare(o, q, g, c, ZERO) for o, _c, _s, q, g, c, _out in booked])
+
+    after_posting = {leg.account_id: leg.balance_after for leg in entry.legs}
+    share_accounts = [shares_id for _o, _c, shares_id, *_rest in booked]
+    books = await store.positions_books(uow, share_accounts)
+    new_books, shares = {}, []
+    for owner, _cash_id, shares_id, quantity, gross, commission, out in booked:
+        basis, realized = books.get(shares_id, (ZERO, ZERO))
+        moved = quantity if buy else -quantity
+        before = PositionState(after_posting[shares_id] - moved, basis, realized)
+        if quantity == 0:
+            after = PositionState(before.quantity, basis + (out if buy else ZERO), realized - (ZERO if buy else out))
+        else:
+            after = before.buy(quantity, out) if buy else before.sell(quantity, -out)
+        new_books[shares_id] = (after.cost_basis, after.realized_pnl)
+        shares.append(BookedShare(owner, quantity, gross, commission, after.realized_pnl - before.realized_pnl))
+    await store.save_positions_books(uow, new_books)
+    return BookedExecution(entry, shares)
+
+
+def _per_owner(allocations: Sequence[Allocation]) -> dict[UUID, tuple[Decimal, Decimal, list[UUID]]]:
+    """An investor with two orders in one block is booked once, with both orders' shares and holds."""
+    merged: dict[UUID, tuple[Decimal, Decimal, list[UUID]]] = {}
+    for allocation in allocations:
+        quantity, commission, holds = merged.get(allocation.owner_id, (ZERO, ZERO, []))
+        merged[allocation.owner_id] = (
+            quantity + allocation.quantity,
+            commission + allocation.commission,
+            [*holds, allocation.hold_id] if allocation.hold_id else holds,
+        )
+    return {owner: value for owner, value in merged.items() if value[0] or value[1]}
+
+
+@dataclass(frozen=True)
+class PriceAdjustment:
+    owner_id: UUID
+    amount: Decimal  # cents: what the investor's gross moves by (positive: a buyer pays more, a seller gets more)
+
+
+async def book_price_adjustments(
+    uow: UnitOfWork,
+    key: str,
+    con_id: int,
+    side: TradeSide,
+    adjustments: Sequence[PriceAdjustment],
+    currency: str = "USD",
+) -> PostedEntry | None:
+    """Bring each investor to the block's average price; the house error account takes the difference."""
+    moving = [adjustment for adjustment in adjustments if adjustment.amount]
+    if not moving:
+        return None
+    cash_asset, shares_asset = Asset.cash(currency), Asset.instrument(con_id)
+    specs: list[tuple[AccountKind, Asset, UUID | None]] = [(AccountKind.HOUSE_ERROR, cash_asset, None)]
+    for adjustment in moving:
+        specs += [(AccountKind.INVESTOR_CASH, cash_asset, adjustment.owner_id)]
+        specs += [(AccountKind.INVESTOR_POSITION, shares_asset, adjustment.owner_id)]
+    error, *accounts = await open_accounts(uow, specs)
+    buy = side is TradeSide.BUY
+    legs: dict[UUID, Decimal] = defaultdict(Decimal)
+    for index, adjustment in enumerate(moving):
+        legs[accounts[2 * index].id] += adjustment.amount if buy else -adjustment.amount
+    legs[error.id] -= sum(legs.values(), ZERO)
+    entry = await post_entry(uow, EntryRequest(key, "price_adjustment", tuple(Leg(a, v) for a, v in legs.items() if v)))
+    if entry.replayed:
+        return entry
+    share_ids = [accounts[2 * index + 1].id for index in range(len(moving))]
+    books = await store.positions_books(uow, share_ids)
+    new_books = {}
+    for shares_id, adjustment in zip(share_ids, moving, strict=True):
+        basis, realized = books.get(shares_id, (ZERO, ZERO))
+        new_books[shares_id] = (basis + adjustment.amount, realized) if buy else (basis, realized + adjustment.amount)
+    await store.save_positions_books(uow, new_books)
+    return entry
