@@ -12,19 +12,16 @@ from uuid import UUID
 
 from sqlalchemy import Row, Table, bindparam, func, insert, select, update
 
-from core.db import UnitOfWork, dialect_insert
-from core.sql import in_list
+from core.db import UnitOfWork
 
-from .models import Block, BlockExecution, Order, OrderTransition, TradingHalt
+from .models import Block, BlockExecution, Order, OrderTransition
 from .order_states import OrderSide, OrderStatus, OrderType, TimeInForce
 
 ORDERS: Table = Order.__table__  # type: ignore[assignment]
 TRANSITIONS: Table = OrderTransition.__table__  # type: ignore[assignment]
 BLOCKS: Table = Block.__table__  # type: ignore[assignment]
 EXECUTIONS: Table = BlockExecution.__table__  # type: ignore[assignment]
-HALTS: Table = TradingHalt.__table__  # type: ignore[assignment]
 LIVE = [status.value for status in OrderStatus if status.is_live]
-KILL_SWITCH = 0  # the con_id of the global halt
 
 
 @dataclass(frozen=True)
@@ -294,20 +291,3 @@ async def execution_booked(uow: UnitOfWork, exec_id: str) -> bool:
 
 async def insert_execution(uow: UnitOfWork, values: dict[str, Any]) -> None:
     await uow.connection.execute(insert(EXECUTIONS), values)
-
-
-# ---- halts
-
-
-async def halts_for(uow: UnitOfWork, con_id: int) -> list[tuple[int, str]]:
-    query = select(HALTS.c.con_id, HALTS.c.reason).where(in_list(HALTS.c.con_id, "ids"))
-    return [(row.con_id, row.reason) for row in await uow.connection.execute(query, {"ids": [KILL_SWITCH, con_id]})]
-
-
-async def set_halt(uow: UnitOfWork, con_id: int, reason: str) -> None:
-    statement = dialect_insert(uow, HALTS).values(con_id=con_id, reason=reason[:300], since=uow.clock.now())
-    await uow.connection.execute(statement.on_conflict_do_nothing())
-
-
-async def clear_halt(uow: UnitOfWork, con_id: int) -> None:
-    await uow.connection.execute(HALTS.delete().where(HALTS.c.con_id == con_id))

@@ -43,9 +43,10 @@ from . import margin_service
 from . import order_store as store
 from .events import Contract, Quote
 from .fills import end_orders
+from .halts import KILL_SWITCH, halts_for
 from .margin import HypotheticalOrder, check_order
 from .order_states import OrderSide, OrderStatus, OrderType, TimeInForce
-from .order_store import KILL_SWITCH, BlockRecord, OrderRecord
+from .order_store import BlockRecord, OrderRecord
 from .pricing import buy_hold, check_collar, estimated_commission, limit_price, reference_price, whole_shares
 
 RATE_WINDOW = timedelta(minutes=1)
@@ -148,7 +149,7 @@ class Trading:
             raise AccountNotActive(user.status.value)
         if not await two_factor.is_enrolled(uow, owner_id):
             raise TwoFactorNotEnrolled(owner_id)
-        for con_id, reason in await store.halts_for(uow, contract.con_id):
+        for con_id, reason in await halts_for(uow, contract.con_id):
             raise TradingHalted(None if con_id == KILL_SWITCH else contract.symbol, reason)
         now = uow.clock.now()
         recent = await store.orders_created_since(uow, owner_id, now - RATE_WINDOW)

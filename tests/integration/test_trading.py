@@ -15,7 +15,7 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
-from broker import order_store
+from broker import halts
 from broker.connection import IBConnection
 from broker.market_data import MarketData
 from broker.order_states import OrderSide, OrderStatus
@@ -291,10 +291,10 @@ async def test_pre_trade_risk_refuses_with_reasons(desk: Desk) -> None:
         await desk.order(await desk.investor(active=False), "buy", 1)
     with pytest.raises(TwoFactorNotEnrolled):
         await desk.order(await desk.investor(enrolled=False), "buy", 1)
-    await desk.db.transact(lambda uow: order_store.set_halt(uow, AAPL, "news pending"))
+    await desk.db.transact(lambda uow: halts.set_halt(uow, AAPL, "news pending"))
     with pytest.raises(TradingHalted):
         await desk.order(alice, "buy", 1)
-    await desk.db.transact(lambda uow: order_store.clear_halt(uow, AAPL))
+    await desk.db.transact(lambda uow: halts.clear_halt(uow, AAPL))
     rich = await desk.investor()
     for _ in range(5):
         await desk.order(rich, "buy", 1)
