@@ -85,30 +85,21 @@ _ORDER_FIELDS = [field.name for field in fields(OrderRecord)]
 _BLOCK_FIELDS = [field.name for field in fields(BlockRecord)]
 
 
+_ENUMS = {"side": OrderSide, "order_type": OrderType, "tif": TimeInForce, "status": OrderStatus}
+
+
 def _order(row: Row[Any]) -> OrderRecord:
-    values = row._mapping
-    return OrderRecord(
-        **{name: values[name] for name in _ORDER_FIELDS}
-        | {
-            "side": OrderSide(values["side"]),
-            "order_type": OrderType(values["order_type"]),
-            "tif": TimeInForce(values["tif"]),
-            "status": OrderStatus(values["status"]),
-        }
-    )
+    return OrderRecord(**_values(row, _ORDER_FIELDS))
 
 
 def _block(row: Row[Any]) -> BlockRecord:
+    return BlockRecord(**_values(row, _BLOCK_FIELDS))
+
+
+def _values(row: Row[Any], names: list[str]) -> dict[str, Any]:
+    """The row's columns for a record, the enums' stored values turned back into their members."""
     values = row._mapping
-    return BlockRecord(
-        **{name: values[name] for name in _BLOCK_FIELDS}
-        | {
-            "side": OrderSide(values["side"]),
-            "order_type": OrderType(values["order_type"]),
-            "tif": TimeInForce(values["tif"]),
-            "status": OrderStatus(values["status"]),
-        }
-    )
+    return {name: _ENUMS[name](values[name]) if name in _ENUMS else values[name] for name in names}
 
 
 def _row_of(record: OrderRecord | BlockRecord) -> dict[str, Any]:

@@ -83,9 +83,6 @@ _PG_INSERT_ENTRIES = text(
     "CAST(:id AS uuid[]), CAST(:idempotency_key AS text[]), CAST(:kind AS text[]), CAST(:memo AS text[]), "
     "CAST(:created_at AS timestamptz[]))"
 )
-_POSITION_BOOKS = select(POSITIONS.c.cost_basis, POSITIONS.c.realized_pnl).where(
-    POSITIONS.c.account_id == bindparam("account_id")
-)
 
 
 async def _rows(uow: UnitOfWork, statement: Executable, name: str, values: Iterable[Any]) -> list[Row[Any]]:
@@ -277,18 +274,6 @@ async def save_holds(uow: UnitOfWork, holds: Iterable[HoldState], now: datetime)
     ]
     if rows:
         await uow.connection.execute(_SAVE_HOLD, rows)
-
-
-async def position_books(uow: UnitOfWork, account_id: UUID) -> tuple[Decimal, Decimal] | None:
-    """(cost basis, realized P&L) of the position held in this account, if it was ever traded."""
-    row = (await uow.connection.execute(_POSITION_BOOKS, {"account_id": account_id})).one_or_none()
-    return None if row is None else (row.cost_basis, row.realized_pnl)
-
-
-async def save_position_books(uow: UnitOfWork, account_id: UUID, cost_basis: Decimal, realized_pnl: Decimal) -> None:
-    values = {"cost_basis": cost_basis, "realized_pnl": realized_pnl, "updated_at": uow.clock.now()}
-    statement = dialect_insert(uow, POSITIONS).values(account_id=account_id, **values)
-    await uow.connection.execute(statement.on_conflict_do_update(index_elements=[POSITIONS.c.account_id], set_=values))
 
 
 _POSITIONS_BOOKS_OF = select(POSITIONS.c.account_id, POSITIONS.c.cost_basis, POSITIONS.c.realized_pnl).where(

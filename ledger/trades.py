@@ -85,7 +85,7 @@ async def book_trade(uow: UnitOfWork, trade: Trade) -> BookedTrade:
     if entry.replayed:
         return BookedTrade(entry, before, ZERO)
     after = before.buy(trade.quantity, investor_out) if buy else before.sell(trade.quantity, -investor_out)
-    await store.save_position_books(uow, shares.id, after.cost_basis, after.realized_pnl)
+    await store.save_positions_books(uow, {shares.id: (after.cost_basis, after.realized_pnl)})
     return BookedTrade(entry, after, after.realized_pnl - before.realized_pnl)
 
 
@@ -94,8 +94,7 @@ def _nonzero(*legs: Leg) -> tuple[Leg, ...]:
 
 
 async def _position_before(uow: UnitOfWork, shares: AccountState, entry: PostedEntry, trade: Trade) -> PositionState:
-    books = await store.position_books(uow, shares.id)
-    cost_basis, realized = books if books is not None else (ZERO, ZERO)
+    cost_basis, realized = (await store.positions_books(uow, [shares.id])).get(shares.id, (ZERO, ZERO))
     if entry.replayed:  # nothing moved: the books already include this trade
         return PositionState((await _quantity(uow, shares.id)), cost_basis, realized)
     moved = trade.quantity if trade.side is TradeSide.BUY else -trade.quantity

@@ -354,7 +354,10 @@ class LedgerMachine(RuleBasedStateMachine):
             )
         for key, (basis, realized) in self.model.books.items():
             account = self.transact(lambda uow, k=key: service.open_account(uow, *k))
-            assert self.transact(lambda uow, a=account.id: store.position_books(uow, a)) == (basis, realized)
+            assert self.transact(lambda uow, a=account.id: store.positions_books(uow, [a])).get(account.id) == (
+                basis,
+                realized,
+            )
 
 
 @pytest.mark.parametrize("engine", ENGINES)
