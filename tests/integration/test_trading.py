@@ -296,12 +296,12 @@ async def test_pre_trade_risk_refuses_with_reasons(desk: Desk) -> None:
         await desk.order(alice, "buy", 1)
     await desk.db.transact(lambda uow: halts.clear_halt(uow, AAPL))
     rich = await desk.investor()
-    for _ in range(5):
-        await desk.order(rich, "buy", 1)
+    placed = [await desk.order(rich, "buy", 1) for _ in range(5)]
     with pytest.raises(TooManyOrders) as refused:
         await desk.order(rich, "buy", 1)
     assert refused.value.retry_after_seconds == 60  # the manual clock has not moved
     await desk.route()
+    await desk.settled(*(order.id for order in placed))
     await desk.assert_matches_simulator()
 
 
