@@ -3,8 +3,8 @@
 - acknowledged: the block and its new orders are SUBMITTED;
 - an execution: allocated to the orders (`allocation`), booked in one ledger entry (`ledger.block_trades`), the
   orders' fills and states updated, sale proceeds set to settle T+1, events written to the outbox; booked once
-  per execution id. An order that completes gives back what its hold has left. When the block ends after more
-  than one execution, every order is brought to the block's average price;
+  per execution id. An order that completes gives back what its hold has left, in the same entry. When the
+  block ends after more than one execution, every order is brought to the block's average price;
 - ended (cancelled, expired, rejected): the live orders end with it, keeping what was filled, and their holds
   are released.
 
@@ -29,6 +29,7 @@ from ledger.block_trades import (
     book_price_adjustments,
     book_shared_execution,
 )
+from ledger.credit import tighten_credit
 from ledger.money import CENT, ZERO, round_cash
 from ledger.service import release_holds
 from ledger.settlement import Proceeds, record_proceeds
@@ -64,22 +65,23 @@ async def acknowledge(uow: UnitOfWork, event: OrderAcknowledged) -> None:
         order for order in await store.orders_of_block(uow, block.id, lock=True) if order.status is OrderStatus.NEW
     ]
     await _move(uow, orders, [OrderStatus.SUBMITTED] * len(orders), "IB acknowledged")
-    await publish(uow, [_message("order.submitted", order, f"submitted/{order.id}") for order in orders])
+    await publish(uow, [_message("order.submitted", o, OrderStatus.SUBMITTED, f"submitted/{o.id}") for o in orders])
 
 
-async def book_fill(uow: UnitOfWork, fill: OrderFilled) -> bool:
-    """Book the execution into the block's orders; False when it was booked before or is not ours."""
+async def book_fill(uow: UnitOfWork, fill: OrderFilled) -> set[UUID]:
+    """Book the execution into the block's orders: the investors whose books it moved (none when it was booked
+    before or is not ours)."""
     block_id = block_id_of(fill.order_ref)
     if block_id is None or await store.execution_booked(uow, fill.exec_id):
-        return False
+        return set()
     block = await store.block_by_id(uow, block_id, lock=True)
     if block is None:
         log.error("execution %s names block %s, which we do not have", fill.exec_id, fill.order_ref)
-        return False
+        return set()
     if fill.replaces and await store.execution_booked(uow, fill.replaces):
         await _record_execution(uow, block, fill, to_house=ZERO)
         await publish(uow, [Message("broker.correction", f"correction/{fill.exec_id}", _correction(block, fill))])
-        return False
+        return set()
 
     orders = await store.orders_of_block(uow, block.id, lock=True)
     rotation = block.id.int % 2**31 + block.executions
@@ -87,29 +89,6 @@ async def book_fill(uow: UnitOfWork, fill: OrderFilled) -> bool:
     shares = allocate_shares(ordered, [int(o.filled_quantity) for o in orders], int(fill.quantity), rotation)
     to_house = fill.quantity - sum(shares)
     cents = largest_remainder(int(round_cash(fill.commission) / CENT), [*shares, int(to_house)], rotation)
-    side = TradeSide.BUY if block.side is OrderSide.BUY else TradeSide.SELL
-    allocations = [
-        Allocation(o.owner_id, Decimal(q), Decimal(c) * CENT, o.hold_id)
-        for o, q, c in zip(orders, shares, cents, strict=False)
-        if q
-    ]
-    await book_shared_execution(
-        uow,
-        SharedExecution(
-            f"fill/{fill.exec_id}",
-            block.con_id,
-            side,
-            fill.quantity,
-            fill.price,
-            fill.commission,
-            allocations,
-            memo=f"{block.side.value} {fill.quantity} {fill.symbol} @ {fill.price} (block {block.id})",
-        ),
-    )
-    await _record_execution(uow, block, fill, to_house)
-    if to_house:
-        log.warning("block %s: %s shares beyond its orders went to the house error account", block.id, to_house)
-
     filled_now = [
         (o, Decimal(q), round_cash(q * fill.price), Decimal(c) * CENT)
         for o, q, c in zip(orders, shares, cents, strict=False)
@@ -124,11 +103,29 @@ async def book_fill(uow: UnitOfWork, fill: OrderFilled) -> bool:
     targets = [
         status_after_fill(int(o.filled_quantity), int(o.quantity)) if o.status.is_live else o.status for o in updated
     ]
-    await _move(uow, updated, targets, f"filled {fill.quantity} @ {fill.price}")
     completed = [
         o for o, target in zip(updated, targets, strict=True) if target is OrderStatus.FILLED and o.status.is_live
     ]
-    await release_holds(uow, [o.hold_id for o in completed if o.hold_id])
+    completing = {o.id for o in completed}
+    side = TradeSide.BUY if block.side is OrderSide.BUY else TradeSide.SELL
+    await book_shared_execution(
+        uow,
+        SharedExecution(
+            f"fill/{fill.exec_id}",
+            block.con_id,
+            side,
+            fill.quantity,
+            fill.price,
+            fill.commission,
+            [Allocation(o.owner_id, q, c, o.hold_id, o.id in completing) for o, q, _gross, c in filled_now],
+            memo=f"{block.side.value} {fill.quantity} {fill.symbol} @ {fill.price} (block {block.id})",
+        ),
+    )
+    await _record_execution(uow, block, fill, to_house)
+    if to_house:
+        log.warning("block %s: %s shares beyond its orders went to the house error account", block.id, to_house)
+    await _move(uow, updated, targets, f"filled {fill.quantity} @ {fill.price}")
+    await tighten_credit(uow, [o.owner_id for o in updated])  # a sale repays, a completed buy frees its hold
     if side is TradeSide.SELL:
         settles_on = settlement_date(fill.at)
         await record_proceeds(
@@ -139,15 +136,14 @@ async def book_fill(uow: UnitOfWork, fill: OrderFilled) -> bool:
     messages = [
         _message(
             "order.filled",
-            replace(order, status=target),
+            order,
+            target,
             f"filled/{fill.exec_id}/{order.id}",
             fill_facts | {"quantity": str(quantity), "commission": str(commission)},
         )
         for order, target, (_o, quantity, _g, commission) in zip(updated, targets, filled_now, strict=True)
     ]
-    messages += [
-        _message("order.completed", replace(o, status=OrderStatus.FILLED), f"completed/{o.id}") for o in completed
-    ]
+    messages += [_message("order.completed", o, OrderStatus.FILLED, f"completed/{o.id}") for o in completed]
     await publish(uow, messages)
 
     filled = block.filled_quantity + fill.quantity
@@ -164,7 +160,7 @@ async def book_fill(uow: UnitOfWork, fill: OrderFilled) -> bool:
     await store.save_block(uow, block)
     if block.status is OrderStatus.FILLED:
         await _average_price(uow, block)
-    return True
+    return {o.owner_id for o in updated}
 
 
 async def end_block(uow: UnitOfWork, block_id: UUID, outcome: OrderStatus, reason: str) -> BlockRecord | None:
@@ -189,10 +185,11 @@ async def end_orders(uow: UnitOfWork, orders: list[OrderRecord], outcome: OrderS
     ended = [replace(o, reason=reason[:300]) for o in orders]
     await _move(uow, ended, targets, reason)
     await release_holds(uow, [o.hold_id for o in orders if o.hold_id])
+    await tighten_credit(uow, [o.owner_id for o in orders])
     await publish(
         uow,
         [
-            _message(f"order.{target.value}", replace(o, status=target), f"{target.value}/{o.id}", {"reason": reason})
+            _message(f"order.{target.value}", o, target, f"{target.value}/{o.id}", {"reason": reason})
             for o, target in zip(ended, targets, strict=True)
         ],
     )
@@ -254,13 +251,15 @@ async def _record_execution(uow: UnitOfWork, block: BlockRecord, fill: OrderFill
     )
 
 
-def _message(topic: str, order: OrderRecord, key: str, extra: dict[str, str] | None = None) -> Message:
+def _message(
+    topic: str, order: OrderRecord, status: OrderStatus, key: str, extra: dict[str, str] | None = None
+) -> Message:
     payload = {
         "order_id": str(order.id),
         "owner_id": str(order.owner_id),
         "con_id": order.con_id,
         "side": order.side.value,
-        "status": order.status.value,
+        "status": status.value,
         "ordered": str(order.quantity),
         "filled": str(order.filled_quantity),
         "average_price": str(order.average_price) if order.average_price is not None else None,

@@ -1,22 +1,26 @@
-"""The margin calculator on an investor's books: their account type, cash, holds and positions, valued at the
-marks given (the position's average cost where no mark is known)."""
+"""The margin calculator on an investor's books: their account type, cash, loan, holds and positions, valued at
+the marks given (the position's average cost where no mark is known)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from decimal import Decimal
 from uuid import UUID
 
 from sqlalchemy import Table, func, select
 
+from core.calendar import trade_date
 from core.config import Settings
-from core.db import UnitOfWork
+from core.db import UnitOfWork, dialect_insert
+from core.outbox import Message, publish
+from core.sql import in_list
 from ledger.accounts import AccountKind, Asset
+from ledger.credit import house_lending
 from ledger.money import ZERO
 from ledger.service import open_account
 from ledger.store import ACCOUNTS, POSITIONS
 
-from .margin import AccountType, Holding, MarginAccount, MarginPolicy, MarginRule
+from .margin import AccountType, Holding, MarginAccount, MarginFigures, MarginPolicy, MarginRule, figures
 from .models import MarginOverride, TradingProfile
 
 PROFILES: Table = TradingProfile.__table__  # type: ignore[assignment]
@@ -40,6 +44,19 @@ async def account_type(uow: UnitOfWork, owner_id: UUID) -> AccountType:
     return AccountType(found) if found else AccountType.CASH
 
 
+async def set_account_type(uow: UnitOfWork, owner_id: UUID, account_type: AccountType) -> None:
+    """Make the investor's account a cash or a margin account (an admin's decision, after the margin agreement)."""
+    statement = dialect_insert(uow, PROFILES).values(
+        owner_id=owner_id, account_type=account_type.value, updated_at=uow.clock.now()
+    )
+    await uow.connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=[PROFILES.c.owner_id],
+            set_={"account_type": statement.excluded.account_type, "updated_at": statement.excluded.updated_at},
+        )
+    )
+
+
 async def margin_account(uow: UnitOfWork, owner_id: UUID, marks: Mapping[int, Decimal]) -> MarginAccount:
     cash = await open_account(uow, AccountKind.INVESTOR_CASH, Asset.cash("USD"), owner_id)
     positions = await uow.connection.execute(
@@ -55,4 +72,44 @@ async def margin_account(uow: UnitOfWork, owner_id: UUID, marks: Mapping[int, De
         Holding(row.instrument_id, row.balance, marks.get(row.instrument_id) or Decimal(row.basis) / row.balance)
         for row in positions
     ]
-    return MarginAccount(await account_type(uow, owner_id), cash.balance, cash.held, ZERO, holdings)
+    # A margin loan is cash below zero (ledger/credit.py); the calculator sees it as a loan beside cash.
+    loan = max(ZERO, -cash.balance)
+    return MarginAccount(
+        await account_type(uow, owner_id), cash.balance + loan, cash.held, loan, holdings, await house_lending(uow)
+    )
+
+
+async def watch_maintenance(
+    uow: UnitOfWork, settings: Settings, owner_ids: Collection[UUID], marks: Mapping[int, Decimal]
+) -> list[UUID]:
+    """Tell (outbox topic margin.maintenance_breach, once a trading day per investor) of every margin investor
+    among the owners whose equity is below the maintenance requirement; the investors in breach."""
+    if not owner_ids:
+        return []
+    margin_owners = (
+        await uow.connection.execute(
+            select(PROFILES.c.owner_id).where(
+                PROFILES.c.account_type == AccountType.MARGIN.value, in_list(PROFILES.c.owner_id, "owners")
+            ),
+            {"owners": sorted(owner_ids)},
+        )
+    ).scalars()
+    rules, breached, messages = await policy(uow, settings), [], []
+    today = trade_date(uow.clock.now())
+    for owner in margin_owners:
+        now = figures(await margin_account(uow, owner, marks), rules)
+        if now.maintenance_breach:
+            breached.append(owner)
+            messages.append(Message("margin.maintenance_breach", f"margin-breach/{owner}/{today}", _facts(owner, now)))
+    await publish(uow, messages)
+    return breached
+
+
+def _facts(owner: UUID, now: MarginFigures) -> dict[str, str]:
+    return {
+        "owner_id": str(owner),
+        "equity": str(now.equity),
+        "loan": str(now.loan),
+        "maintenance_requirement": str(now.maintenance_requirement),
+        "excess_liquidity": str(now.excess_liquidity),
+    }

@@ -10,8 +10,9 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, Table, bindparam, func, insert, select, update
+from sqlalchemy import Row, Table, func, insert, select, update
 
+from core.bulk import insert_rows, update_rows
 from core.db import UnitOfWork
 
 from .models import Block, BlockExecution, Order, OrderTransition
@@ -149,54 +150,22 @@ async def orders_created_since(uow: UnitOfWork, owner_id: UUID, since: datetime)
     return list((await uow.connection.execute(query)).scalars())
 
 
-_UPDATE_ORDER = (
-    update(ORDERS)
-    .where(ORDERS.c.id == bindparam("_id"))
-    .values(
-        status=bindparam("_status"),
-        filled_quantity=bindparam("_filled_quantity"),
-        filled_gross=bindparam("_filled_gross"),
-        commission=bindparam("_commission"),
-        reason=bindparam("_reason"),
-        cancel_requested_at=bindparam("_cancel_requested_at"),
-        updated_at=bindparam("_updated_at"),
-    )
-)
+_MUTABLE = ("status", "filled_quantity", "filled_gross", "commission", "reason", "cancel_requested_at", "updated_at")
 
 
 async def save_orders(uow: UnitOfWork, orders: Sequence[OrderRecord]) -> None:
     """Write the orders' mutable fields (status, fills, reason), one statement for all."""
-    if orders:
-        names = (
-            "status",
-            "filled_quantity",
-            "filled_gross",
-            "commission",
-            "reason",
-            "cancel_requested_at",
-            "updated_at",
-        )
-        rows = [{"_id": o.id} | {f"_{name}": getattr(o, name) for name in names} for o in orders]
-        for row in rows:
-            row["_status"] = row["_status"].value
-        await uow.connection.execute(_UPDATE_ORDER, rows)
+    await update_rows(uow, ORDERS, [{"id": o.id} | {name: getattr(o, name) for name in _MUTABLE} for o in orders])
 
 
 async def record_transitions(
     uow: UnitOfWork, steps: Iterable[tuple[UUID, OrderStatus | None, OrderStatus, str]], at: datetime
 ) -> None:
     rows = [
-        {
-            "order_id": order_id,
-            "from_status": old.value if old else None,
-            "to_status": new.value,
-            "at": at,
-            "detail": detail[:300],
-        }
+        {"order_id": order_id, "from_status": old, "to_status": new, "at": at, "detail": detail[:300]}
         for order_id, old, new, detail in steps
     ]
-    if rows:
-        await uow.connection.execute(insert(TRANSITIONS), rows)
+    await insert_rows(uow, TRANSITIONS, rows)
 
 
 async def transitions_of(uow: UnitOfWork, order_id: UUID) -> list[tuple[OrderStatus | None, OrderStatus, datetime]]:

@@ -35,6 +35,7 @@ from core.errors import (
 )
 from core.users import UserStatus
 from ledger.accounts import AccountKind, Asset
+from ledger.credit import extend_credit
 from ledger.instruments import InstrumentRecord, save_instrument
 from ledger.money import CENT, ZERO, product
 from ledger.service import open_account, place_hold
@@ -44,7 +45,7 @@ from . import order_store as store
 from .events import Contract, Quote
 from .fills import end_orders
 from .halts import KILL_SWITCH, halts_for
-from .margin import HypotheticalOrder, check_order
+from .margin import AccountType, HypotheticalOrder, check_order
 from .order_states import OrderSide, OrderStatus, OrderType, TimeInForce
 from .order_store import BlockRecord, OrderRecord
 from .pricing import buy_hold, check_collar, estimated_commission, limit_price, reference_price, whole_shares
@@ -184,11 +185,12 @@ class Trading:
             checked.contract.con_id, True, checked.quantity, worst / checked.quantity, amount - worst
         )
         check = check_order(account, order, policy)
-        # Margin loans are not booked yet: until they are, a buy is held against cash only.
-        available = max(ZERO, account.cash - account.held)
-        if not check.fits or amount > available:
-            raise InsufficientBuyingPower(amount, min(available, check.before.buying_power).quantize(CENT))
         cash = await open_account(uow, AccountKind.INVESTOR_CASH, Asset.cash("USD"), request.owner_id)
+        margin = account.account_type is AccountType.MARGIN
+        if not check.fits or (not margin and amount > cash.available):
+            raise InsufficientBuyingPower(amount, check.before.buying_power.quantize(CENT))
+        if margin:  # the part beyond the investor's cash is lent by the house, within its capacity
+            await extend_credit(uow, cash, amount, policy.lending_capacity)
         hold = await place_hold(uow, cash.id, amount, key=key, reason=f"buy {checked.contract.symbol}")
         return hold.id
 

@@ -23,7 +23,7 @@ from core.db import Database, UnitOfWork
 from core.errors import BrokerRequestFailed, BrokerUnavailable
 from ledger.money import ZERO, product
 
-from . import fills
+from . import fills, margin_service
 from . import order_store as store
 from .connection import IBConnection, OrderTicket
 from .events import (
@@ -175,7 +175,7 @@ class Router:
         if isinstance(event, OrderAcknowledged):
             await self._db.transact(lambda uow: fills.acknowledge(uow, event))
         elif isinstance(event, OrderFilled):
-            await self._db.transact(lambda uow: fills.book_fill(uow, event))
+            await self._db.transact(lambda uow: self._book(uow, event))
         elif isinstance(event, OrderCancelled):
             await self._db.transact(lambda uow: self._ended_by_ib(uow, event.order_ref))
         elif isinstance(event, OrderRejected):
@@ -183,6 +183,11 @@ class Router:
             await self._end(event.order_ref, OrderStatus.REJECTED, reason)
         elif isinstance(event, ConnectionChanged) and event.state is ConnectionState.READY:
             await self.resume()
+
+    async def _book(self, uow: UnitOfWork, fill: OrderFilled) -> None:
+        """Book the fill, and tell of any margin investor it left below maintenance (at the fill's price)."""
+        owners = await fills.book_fill(uow, fill)
+        await margin_service.watch_maintenance(uow, self._settings, owners, {fill.con_id: fill.price})
 
     async def _end(self, order_ref: str, outcome: OrderStatus, reason: str) -> None:
         block_id = fills.block_id_of(order_ref)

@@ -23,6 +23,7 @@
     │       ├── OrderTooLarge           the notional is above the per-order cap
     │       ├── PriceOutsideCollar      a limit price too far from the last price
     │       ├── InsufficientBuyingPower the order costs more than the account can carry
+    │       ├── LendingCapacityExceeded a margin loan beyond what the house has left to lend
     │       ├── InsufficientShares      a sale larger than the shares not already held for open sales
     │       ├── TooManyOrders           over the per-investor rate of new orders
     │       └── OrderNotCancellable     the order has ended, or is no longer the investor's to cancel
@@ -232,6 +233,17 @@ class InsufficientBuyingPower(OrderRefused):
 
     def __str__(self) -> str:
         return f"the order needs {self.needed} of buying power; {self.available} is available"
+
+
+@dataclass(eq=False)
+class LendingCapacityExceeded(OrderRefused):
+    """The order would need a margin loan beyond what the house has left to lend."""
+
+    needed: Decimal
+    room: Decimal
+
+    def __str__(self) -> str:
+        return f"the order needs a margin loan of {self.needed}; the house can lend {self.room} more right now"
 
 
 @dataclass(eq=False)

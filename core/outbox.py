@@ -9,7 +9,8 @@ from typing import Any
 
 from sqlalchemy import Table, select
 
-from core.db import UnitOfWork, insert_ignoring_conflicts
+from core.bulk import insert_rows
+from core.db import UnitOfWork
 from core.models import OutboxMessage
 
 OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
@@ -23,11 +24,9 @@ class Message:
 
 
 async def publish(uow: UnitOfWork, messages: Sequence[Message]) -> None:
-    if not messages:
-        return
     now = uow.clock.now()
     rows = [{"topic": m.topic, "key": m.key, "payload": m.payload, "created_at": now} for m in messages]
-    await uow.connection.execute(insert_ignoring_conflicts(uow, OUTBOX), rows)
+    await insert_rows(uow, OUTBOX, rows, ignore_conflicts=True)
 
 
 async def messages(uow: UnitOfWork, topic: str | None = None, *, after: int = 0, limit: int = 100) -> list[Message]:

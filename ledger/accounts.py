@@ -15,6 +15,8 @@ from decimal import Decimal
 from enum import StrEnum
 from uuid import UUID
 
+from .money import ZERO
+
 
 class Side(StrEnum):
     DEBIT = "debit"
@@ -103,6 +105,7 @@ class AccountState:
     balance: Decimal  # on the normal side
     held: Decimal  # reserved by pending holds
     version: int
+    credit_line: Decimal = ZERO  # how far below zero `available` may go: a margin investor's line (ledger/credit.py)
 
     @property
     def policy(self) -> KindPolicy:
@@ -112,8 +115,20 @@ class AccountState:
     def available(self) -> Decimal:
         return self.balance - self.held
 
+    @property
+    def spendable(self) -> Decimal:
+        """What may still be held or spent: what is available, and the credit line below zero."""
+        return self.available + self.credit_line
+
     def balance_change(self, posting: Decimal) -> Decimal:
         return balance_change(self.kind, posting)
+
+    def after(self, balance: Decimal, held: Decimal) -> AccountState:
+        """The account once an entry has moved it: its next version. (Built directly, not with
+        dataclasses.replace: a block's fill moves tens of thousands of accounts.)"""
+        return AccountState(
+            self.id, self.code, self.kind, self.asset, self.owner_id, balance, held, self.version + 1, self.credit_line
+        )
 
 
 def balance_change(kind: AccountKind, posting: Decimal) -> Decimal:

@@ -32,6 +32,7 @@ class Allocation:
     quantity: Decimal  # whole shares, may be zero (the investor still gets a commission share of zero)
     commission: Decimal  # the investor's share, in cents
     hold_id: UUID | None = None
+    completes: bool = False  # the order is done with this execution: the rest of its hold goes back
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ async def book_shared_execution(uow: UnitOfWork, execution: SharedExecution) -> 
     buy = execution.side is TradeSide.BUY
     legs: dict[UUID, Decimal] = defaultdict(Decimal)
     booked, investors_out, allocated = [], ZERO, ZERO
-    for index, (owner, (quantity, commission, _holds)) in enumerate(per_owner.items()):
+    for index, (owner, (quantity, commission)) in enumerate(per_owner.items()):
         cash, position = investor_accounts[2 * index], investor_accounts[2 * index + 1]
         gross = round_cash(product(quantity, execution.price))
         out = gross + commission if buy else commission - gross
@@ -96,9 +97,16 @@ async def book_shared_execution(uow: UnitOfWork, execution: SharedExecution) -> 
     legs[broker_shares.id] += execution.quantity if buy else -execution.quantity
     legs[error_cash.id] += broker_out - investors_out  # fractions of a cent, and the cost of the house's shares
     legs[error_shares.id] += -(execution.quantity - allocated) if buy else execution.quantity - allocated
-    holds = tuple(hold for _q, _c, owner_holds in per_owner.values() for hold in owner_holds)
+    booked_holds = [a for a in execution.allocations if a.hold_id and a.owner_id in per_owner]
+    holds = tuple(a.hold_id for a in booked_holds if a.hold_id)
+    releases = tuple(a.hold_id for a in booked_holds if a.hold_id and a.completes)
     request = EntryRequest(
-        execution.key, "trade", tuple(Leg(a, amount) for a, amount in legs.items() if amount), execution.memo, holds
+        execution.key,
+        "trade",
+        tuple(Leg(a, amount) for a, amount in legs.items() if amount),
+        execution.memo,
+        holds,
+        releases,
     )
     entry = await post_entry(uow, request)
     if entry.replayed:
@@ -122,16 +130,12 @@ async def book_shared_execution(uow: UnitOfWork, execution: SharedExecution) -> 
     return BookedExecution(entry, shares)
 
 
-def _per_owner(allocations: Sequence[Allocation]) -> dict[UUID, tuple[Decimal, Decimal, list[UUID]]]:
-    """An investor with two orders in one block is booked once, with both orders' shares and holds."""
-    merged: dict[UUID, tuple[Decimal, Decimal, list[UUID]]] = {}
+def _per_owner(allocations: Sequence[Allocation]) -> dict[UUID, tuple[Decimal, Decimal]]:
+    """An investor with two orders in one block is booked once, with both orders' shares and commissions."""
+    merged: dict[UUID, tuple[Decimal, Decimal]] = {}
     for allocation in allocations:
-        quantity, commission, holds = merged.get(allocation.owner_id, (ZERO, ZERO, []))
-        merged[allocation.owner_id] = (
-            quantity + allocation.quantity,
-            commission + allocation.commission,
-            [*holds, allocation.hold_id] if allocation.hold_id else holds,
-        )
+        quantity, commission = merged.get(allocation.owner_id, (ZERO, ZERO))
+        merged[allocation.owner_id] = (quantity + allocation.quantity, commission + allocation.commission)
     return {owner: value for owner, value in merged.items() if value[0] or value[1]}
 
 

@@ -1,16 +1,16 @@
 """Journal entries, as plain values, and the pure rule that applies one to the accounts it touches.
 
 An entry is a set of legs (debit-positive amounts on accounts) that sums to zero for each asset. It may consume
-holds on the accounts it takes from. `apply_entry` either returns the accounts and holds as they will be
-afterwards, or raises the DomainError that explains the refusal; it never does I/O, so a refusal leaves nothing
-behind.
+holds on the accounts it takes from, and give back the rest of holds whose purpose it completes. `apply_entry`
+either returns the accounts and holds as they will be afterwards, or raises the DomainError that explains the
+refusal; it never does I/O, so a refusal leaves nothing behind.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
@@ -45,6 +45,7 @@ class EntryRequest:
     legs: tuple[Leg, ...]
     memo: str = ""
     holds: tuple[UUID, ...] = ()  # holds this entry posts against, as far as it takes from their accounts
+    releases: tuple[UUID, ...] = ()  # holds whose rest goes back once the entry has posted (their order is done)
 
     def __post_init__(self) -> None:
         if not 0 < len(self.key) <= MAX_KEY_LENGTH:
@@ -55,7 +56,7 @@ class EntryRequest:
             raise ValueError("an entry has at least two legs")
         if len({leg.account_id for leg in self.legs}) != len(self.legs):
             raise ValueError("an entry touches each account once")
-        if len(set(self.holds)) != len(self.holds):
+        if len(set(self.holds)) != len(self.holds) or len(set(self.releases)) != len(self.releases):
             raise ValueError("an entry names each hold once")
         for leg in self.legs:
             if leg.amount == 0:
@@ -129,17 +130,21 @@ def apply_entry(
             held[hold.account_id] -= amount
             uncovered[hold.account_id] -= amount
             consumed.append((hold_id, amount))
+    for hold_id in request.releases:
+        hold = new_holds.get(hold_id) or holds.get(hold_id)
+        if hold is None:
+            raise NotFound("hold", hold_id)
+        if hold.status is HoldStatus.PENDING:
+            if hold.account_id not in held:
+                raise ValueError(f"hold {hold_id}: an entry releases only holds on the accounts it touches")
+            held[hold.account_id] -= hold.remaining
+            new_holds[hold_id] = hold.release()
 
     new_accounts, posted = {}, []
     for leg in request.legs:
         before = touched[leg.account_id]
-        after = replace(
-            before,
-            balance=before.balance + changes[leg.account_id],
-            held=held[leg.account_id],
-            version=before.version + 1,
-        )
-        if changes[leg.account_id] < 0 and not before.policy.may_go_negative and after.available < 0:
+        after = before.after(before.balance + changes[leg.account_id], held[leg.account_id])
+        if changes[leg.account_id] < 0 and not before.policy.may_go_negative and after.spendable < 0:
             raise InsufficientFunds(
                 before.id,
                 str(before.asset),

@@ -4,7 +4,8 @@ reconciliation job will run on a schedule.
 - every asset's postings sum to zero (nothing created or destroyed);
 - every account's cached balance equals the sum of its postings, seen on its normal side;
 - every account's held amount equals what its pending holds have left;
-- no account that may not go negative is below zero, in balance or in available balance.
+- no account that may not go negative is below zero (below its credit line, for a margin investor's cash), in
+  balance or in available balance.
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ async def check_books(uow: UnitOfWork) -> list[str]:
             problems.append(f"account {account.code}: cached balance {account.balance}, postings say {expected}")
         if account.held != held[account.id]:
             problems.append(f"account {account.code}: held {account.held}, pending holds say {held[account.id]}")
-        if not KIND_POLICY[kind].may_go_negative and min(account.balance, account.balance - account.held) < 0:
-            problems.append(f"account {account.code} is below zero: balance {account.balance}, held {account.held}")
+        floor = -account.credit_line
+        if not KIND_POLICY[kind].may_go_negative and min(account.balance, account.balance - account.held) < floor:
+            problems.append(
+                f"account {account.code} is below its floor {floor}: balance {account.balance}, held {account.held}"
+            )
     return problems

@@ -46,6 +46,7 @@ class Account(Base):
     balance: Mapped[Decimal] = mapped_column(Amount)  # kept by the database as postings arrive
     held: Mapped[Decimal] = mapped_column(Amount)
     version: Mapped[int] = mapped_column(BigInteger)  # moves with every posting and every change of `held`
+    credit_line: Mapped[Decimal] = mapped_column(Amount, server_default="0")  # see ledger/credit.py
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 

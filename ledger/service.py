@@ -68,7 +68,8 @@ async def post_entries(uow: UnitOfWork, requests: Sequence[EntryRequest]) -> lis
         raise ValueError("a batch repeats an idempotency key")
     account_ids = {leg.account_id for request in requests for leg in request.legs}
     accounts, any_booked = await store.lock_accounts_probing_keys(uow, account_ids, keys)
-    holds = await store.holds_by_id(uow, {hold for request in requests for hold in request.holds}, lock=True)
+    hold_ids = {hold for request in requests for hold in (*request.holds, *request.releases)}
+    holds = await store.holds_by_id(uow, hold_ids, lock=True)
     booked = await store.entries_by_key(uow, keys) if any_booked else {}
     try:
         plan = _plan(uow, requests, accounts, holds, booked)
@@ -138,8 +139,8 @@ async def place_hold(uow: UnitOfWork, account_id: UUID, amount: Decimal, *, key:
         if (existing.account_id, existing.amount) != (account_id, amount):
             raise IdempotencyConflict(key)
         return existing
-    if not account.policy.may_go_negative and account.available < amount:
-        raise InsufficientFunds(account.id, str(account.asset), amount, account.available)
+    if not account.policy.may_go_negative and account.spendable < amount:
+        raise InsufficientFunds(account.id, str(account.asset), amount, account.spendable)
     hold = HoldState(uow.ids.new_id(), account_id, amount, ZERO, ZERO, HoldStatus.PENDING, key, reason[:200])
     now = uow.clock.now()
     await store.insert_hold(uow, hold, now)

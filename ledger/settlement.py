@@ -14,7 +14,8 @@ from uuid import UUID
 
 from sqlalchemy import Table, func, select
 
-from core.db import UnitOfWork, insert_ignoring_conflicts
+from core.bulk import insert_rows
+from core.db import UnitOfWork
 
 from .accounts import AccountKind, Asset
 from .models import PendingSettlement
@@ -44,8 +45,7 @@ async def record_proceeds(uow: UnitOfWork, proceeds: Sequence[Proceeds]) -> None
         for p in proceeds
         if p.amount > 0
     ]
-    if rows:
-        await uow.connection.execute(insert_ignoring_conflicts(uow, PENDING), rows)
+    await insert_rows(uow, PENDING, rows, ignore_conflicts=True)
 
 
 async def unsettled_cash(uow: UnitOfWork, owner_id: UUID, today: date) -> Decimal:

@@ -18,10 +18,11 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Executable, Row, Table, bindparam, func, insert, select, text, update
+from sqlalchemy import Executable, Row, Table, bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from core.db import UnitOfWork, dialect_insert, insert_ignoring_conflicts
+from core.bulk import insert_rows, update_rows, upsert_rows
+from core.db import UnitOfWork
 from core.errors import TransientDatabaseError
 from core.sql import in_list
 
@@ -48,11 +49,6 @@ _LOCK_HOLDS = _HOLDS_BY_ID.with_for_update()
 _HOLD_BY_KEY = select(HOLDS).where(HOLDS.c.idempotency_key == bindparam("key"))
 _ENTRIES_BY_KEY = select(ENTRIES).where(in_list(ENTRIES.c.idempotency_key, "keys"))
 _POSTINGS_OF = select(POSTINGS).where(in_list(POSTINGS.c.entry_id, "ids")).order_by(POSTINGS.c.id)
-_SAVE_HELD = (
-    update(ACCOUNTS)
-    .where(ACCOUNTS.c.id == bindparam("_id"))
-    .values(held=bindparam("_held"), version=bindparam("_version"))
-)
 # Whether any of the keys was booked, read in the same round trip as the accounts' locks.
 _BOOKED = select(func.count()).select_from(ENTRIES).where(in_list(ENTRIES.c.idempotency_key, "keys")).scalar_subquery()
 _LOCK_ACCOUNTS_PROBING_KEYS = (
@@ -61,45 +57,23 @@ _LOCK_ACCOUNTS_PROBING_KEYS = (
     .order_by(ACCOUNTS.c.id)
     .with_for_update(of=ACCOUNTS)
 )
-_SAVE_HOLD = (
-    update(HOLDS)
-    .where(HOLDS.c.id == bindparam("_id"))
-    .values(
-        posted=bindparam("_posted"),
-        released=bindparam("_released"),
-        status=bindparam("_status"),
-        updated_at=bindparam("_now"),
-    )
-)
-# On PostgreSQL a batch is one statement per table, its columns sent as arrays: its statement-level ledger
-# triggers then run once per batch, not once per row, and nothing is rendered per row.
-_PG_INSERT_POSTINGS = text(
-    "INSERT INTO postings (entry_id, account_id, amount, balance_after) SELECT * FROM unnest("
-    "CAST(:entry_id AS uuid[]), CAST(:account_id AS uuid[]), CAST(:amount AS numeric[]), "
-    "CAST(:balance_after AS numeric[]))"
-)
-_PG_INSERT_ENTRIES = text(
-    "INSERT INTO entries (id, idempotency_key, kind, memo, created_at) SELECT * FROM unnest("
-    "CAST(:id AS uuid[]), CAST(:idempotency_key AS text[]), CAST(:kind AS text[]), CAST(:memo AS text[]), "
-    "CAST(:created_at AS timestamptz[]))"
-)
 
 
 async def _rows(uow: UnitOfWork, statement: Executable, name: str, values: Iterable[Any]) -> list[Row[Any]]:
-    """Run a statement with an IN list, in chunks."""
+    """Run a statement with an IN list: on PostgreSQL one array, elsewhere in chunks."""
     items = list(values)
     found: list[Row[Any]] = []
-    for start in range(0, len(items), _CHUNK):
-        result = await uow.connection.execute(statement, {name: items[start : start + _CHUNK]})
+    chunk = max(len(items), 1) if uow.dialect == "postgresql" else _CHUNK
+    for start in range(0, len(items), chunk):
+        result = await uow.connection.execute(statement, {name: items[start : start + chunk]})
         found.extend(result.all())
     return found
 
 
 def _account(row: Row[Any]) -> AccountState:
     asset = Asset(currency=row.currency, con_id=row.instrument_id)
-    return AccountState(
-        row.id, row.code, AccountKind(row.kind), asset, row.owner_id, row.balance, row.held, row.version
-    )
+    kind, owner = AccountKind(row.kind), row.owner_id
+    return AccountState(row.id, row.code, kind, asset, owner, row.balance, row.held, row.version, row.credit_line)
 
 
 def _hold(row: Row[Any]) -> HoldState:
@@ -138,7 +112,7 @@ async def create_accounts(uow: UnitOfWork, accounts: Sequence[AccountState]) -> 
         }
         for account in sorted(accounts, key=lambda account: account.code)
     ]
-    await uow.connection.execute(insert_ignoring_conflicts(uow, ACCOUNTS), rows)
+    await insert_rows(uow, ACCOUNTS, rows, ignore_conflicts=True)
 
 
 async def accounts_by_id(uow: UnitOfWork, ids: Iterable[UUID], *, lock: bool) -> dict[UUID, AccountState]:
@@ -158,7 +132,7 @@ async def lock_accounts_probing_keys(
     (see write_entries), and the retry then finds it.
     """
     account_ids = sorted(set(ids))
-    if len(account_ids) > _CHUNK or len(keys) > _CHUNK:
+    if uow.dialect != "postgresql" and (len(account_ids) > _CHUNK or len(keys) > _CHUNK):
         return await accounts_by_id(uow, account_ids, lock=True), bool(await entries_by_key(uow, keys))
     rows = (await uow.connection.execute(_LOCK_ACCOUNTS_PROBING_KEYS, {"ids": account_ids, "keys": list(keys)})).all()
     return {row.id: _account(row) for row in rows}, any(row.booked for row in rows)
@@ -210,17 +184,10 @@ async def write_entries(
         for entry in entries
     ]
     with _key_race("uq_entries_idempotency_key"):
-        if uow.dialect == "postgresql":
-            await uow.connection.execute(_PG_INSERT_POSTINGS, _columns(postings))
-            await uow.connection.execute(_PG_INSERT_ENTRIES, _columns(heads))
-        else:
-            await uow.connection.execute(insert(POSTINGS), postings)
-            await uow.connection.execute(insert(ENTRIES), heads)
-    if hold_uses:
-        await uow.connection.execute(
-            insert(HOLD_USES),
-            [{"hold_id": hold_id, "entry_id": entry_id, "amount": amount} for hold_id, entry_id, amount in hold_uses],
-        )
+        await insert_rows(uow, POSTINGS, postings)
+        await insert_rows(uow, ENTRIES, heads)
+    uses = [{"hold_id": hold_id, "entry_id": entry_id, "amount": amount} for hold_id, entry_id, amount in hold_uses]
+    await insert_rows(uow, HOLD_USES, uses)
 
 
 @contextmanager
@@ -234,20 +201,13 @@ def _key_race(constraint: str) -> Iterator[None]:
         raise
 
 
-def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
-    """Rows as one list per column. Amounts go in unchecked by the column type: apply_entry made them exact
-    to the storage scale, and PostgreSQL refuses any beyond the column's range."""
-    return {name: [row[name] for row in rows] for name in rows[0]}
-
-
 async def save_held(uow: UnitOfWork, accounts: Iterable[AccountState]) -> None:
     """Write what the accounts hold aside, and their version (balances are the database's to move)."""
     rows = [
-        {"_id": account.id, "_held": account.held, "_version": account.version}
+        {"id": account.id, "held": account.held, "version": account.version}
         for account in sorted(accounts, key=lambda account: account.id)
     ]
-    if rows:
-        await uow.connection.execute(_SAVE_HELD, rows)
+    await update_rows(uow, ACCOUNTS, rows)
 
 
 async def insert_hold(uow: UnitOfWork, hold: HoldState, now: datetime) -> None:
@@ -269,11 +229,10 @@ async def insert_hold(uow: UnitOfWork, hold: HoldState, now: datetime) -> None:
 
 async def save_holds(uow: UnitOfWork, holds: Iterable[HoldState], now: datetime) -> None:
     rows = [
-        {"_id": hold.id, "_posted": hold.posted, "_released": hold.released, "_status": hold.status.value, "_now": now}
-        for hold in holds
+        {"id": h.id, "posted": h.posted, "released": h.released, "status": h.status.value, "updated_at": now}
+        for h in holds
     ]
-    if rows:
-        await uow.connection.execute(_SAVE_HOLD, rows)
+    await update_rows(uow, HOLDS, rows)
 
 
 _POSITIONS_BOOKS_OF = select(POSITIONS.c.account_id, POSITIONS.c.cost_basis, POSITIONS.c.realized_pnl).where(
@@ -295,16 +254,4 @@ async def save_positions_books(uow: UnitOfWork, books: dict[UUID, tuple[Decimal,
         {"account_id": account_id, "cost_basis": basis, "realized_pnl": realized, "updated_at": now}
         for account_id, (basis, realized) in sorted(books.items())
     ]
-    statement = dialect_insert(uow, POSITIONS)
-    excluded = statement.excluded
-    await uow.connection.execute(
-        statement.on_conflict_do_update(
-            index_elements=[POSITIONS.c.account_id],
-            set_={
-                "cost_basis": excluded.cost_basis,
-                "realized_pnl": excluded.realized_pnl,
-                "updated_at": excluded.updated_at,
-            },
-        ),
-        rows,
-    )
+    await upsert_rows(uow, POSITIONS, rows, key="account_id")

@@ -9,6 +9,7 @@ import pytest
 from ib_async import IB
 
 from broker.sim.gateway import GatewaySimulator
+from tests.integration.trading_desk import desk  # noqa: F401 (the fixture, for every integration test)
 from tests.support import connect
 
 
