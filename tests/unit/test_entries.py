@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from core.errors import InsufficientFunds, InvalidAmount, UnbalancedEntry
 from ledger.accounts import AccountKind, AccountState, Asset, account_code
@@ -147,3 +150,33 @@ def test_an_entry_names_each_hold_once() -> None:
     hold = uuid.uuid4()
     with pytest.raises(ValueError, match="each hold once"):
         EntryRequest("k", "t", (Leg(uuid.uuid4(), Decimal(1)), Leg(uuid.uuid4(), Decimal(-1))), holds=(hold, hold))
+
+
+def test_an_entry_gives_back_the_rest_of_the_holds_it_completes() -> None:
+    cash, broker = account(AccountKind.INVESTOR_CASH, USD, "100", held="60"), account(AccountKind.BROKER_CASH, USD)
+    hold = HoldState(uuid.uuid4(), cash.id, Decimal(60), Decimal(0), Decimal(0), HoldStatus.PENDING, "h", "buy")
+    request = EntryRequest(
+        "k", "trade", (Leg.debit(cash.id, Decimal(45)), Leg.credit(broker.id, Decimal(45))), "", (hold.id,), (hold.id,)
+    )
+    applied = apply_entry(request, {cash.id: cash, broker.id: broker}, {hold.id: hold})
+    after = applied.holds[hold.id]
+    assert (after.status, after.posted, after.released) == (HoldStatus.RELEASED, Decimal(45), Decimal(15))
+    assert (applied.accounts[cash.id].balance, applied.accounts[cash.id].held) == (Decimal(55), Decimal(0))
+
+
+@given(
+    balance=st.integers(min_value=0, max_value=10_000),
+    line=st.integers(min_value=0, max_value=10_000),
+    spend=st.integers(min_value=1, max_value=25_000),
+)
+def test_cash_never_goes_below_its_credit_line(balance: int, line: int, spend: int) -> None:
+    """A margin investor's cash may go below zero by its credit line, and never further."""
+    cash = replace(account(AccountKind.INVESTOR_CASH, USD, str(balance)), credit_line=Decimal(line))
+    broker = account(AccountKind.BROKER_CASH, USD)
+    request = EntryRequest("k", "trade", (Leg.debit(cash.id, Decimal(spend)), Leg.credit(broker.id, Decimal(spend))))
+    try:
+        applied = apply_entry(request, {cash.id: cash, broker.id: broker}, {})
+    except InsufficientFunds:
+        assert spend > balance + line
+    else:
+        assert applied.accounts[cash.id].available >= -line and spend <= balance + line
