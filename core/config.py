@@ -53,6 +53,13 @@ class Settings(BaseSettings):
     totp_issuer: str = "Omnibot"
     totp_max_failures: int = Field(default=5, ge=1, le=100)
     totp_lockout_minutes: int = Field(default=15, ge=1)
+    totp_session_minutes: int = Field(default=15, ge=1, le=24 * 60)
+
+    telegram_token: SecretStr | None = None
+    telegram_base_url: str = "https://api.telegram.org/bot"
+    bot_commands_per_minute: int = Field(default=30, ge=1)
+    bot_confirm_seconds: int = Field(default=120, ge=10, le=3600)
+    kyc_auto_approve: bool = False
 
     encryption_keys: SecretStr | None = None
     blind_index_key: SecretStr | None = None

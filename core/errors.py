@@ -13,7 +13,10 @@
     │   ├── SecondFactorRefusal     the second factor said no
     │   │   ├── TwoFactorNotEnrolled    no confirmed TOTP enrolment
     │   │   ├── InvalidCode             a wrong, expired or already used code
-    │   │   └── TwoFactorLocked         too many wrong codes: locked until a time
+    │   │   ├── TwoFactorLocked         too many wrong codes: locked until a time
+    │   │   └── SessionLocked           trading needs a session unlocked by a code
+    │   ├── ActionUnavailable       a button's pending action is unknown, another user's, expired or used
+    │   ├── OnboardingAnswerRefused an onboarding answer that does not fit its question
     │   └── OrderRefused            pre-trade risk or the order's state refused a request
     │       ├── AccountNotActive        the investor's account is not active (pending, frozen, closed)
     │       ├── TradingHalted           the kill switch, or the instrument is halted
@@ -157,6 +160,36 @@ class TwoFactorLocked(SecondFactorRefusal):
 
     def __str__(self) -> str:
         return f"too many wrong codes: locked until {self.until.isoformat()}"
+
+
+@dataclass(eq=False)
+class SessionLocked(SecondFactorRefusal):
+    """Trading needs a session unlocked by a code, and none is open."""
+
+    user_id: UUID
+
+    def __str__(self) -> str:
+        return f"user {self.user_id} has no unlocked trading session"
+
+
+@dataclass(eq=False)
+class ActionUnavailable(DomainError):
+    """A button's pending action is unknown, another user's, expired or used already: nothing happens."""
+
+    reason: str  # unknown, expired or used (another user's reads as unknown)
+
+    def __str__(self) -> str:
+        return f"pending action {self.reason}"
+
+
+@dataclass(eq=False)
+class OnboardingAnswerRefused(DomainError):
+    """An onboarding answer that does not fit the question asked."""
+
+    problem: str
+
+    def __str__(self) -> str:
+        return self.problem
 
 
 class OrderRefused(DomainError):

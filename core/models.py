@@ -1,5 +1,5 @@
-"""SQLAlchemy models of `core`: users, their second factor, and the outbox. Personal data and secrets are stored
-sealed (core.crypto), never in plain text."""
+"""SQLAlchemy models of `core`: users, their second factor, onboarding, pending actions, and the outbox.
+Personal data and secrets are stored sealed (core.crypto), never in plain text."""
 
 from __future__ import annotations
 
@@ -45,7 +45,35 @@ class TwoFactor(Base):
     last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     failures: Mapped[int] = mapped_column(Integer)
     locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    session_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)  # trading unlocked till then
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Onboarding(Base):
+    """Where a new user is in onboarding (terms, personal data, the risk questionnaire), kept between messages."""
+
+    __tablename__ = "onboarding"
+
+    user_id: Mapped[UUID] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    step: Mapped[str] = mapped_column(String(24))
+    terms_accepted_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    risk_answers: Mapped[bytes | None] = encrypted_column(nullable=True)  # sealed JSON
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class PendingAction(Base):
+    """An action a user is asked to confirm with a button: the button carries only `id`, a random token; the
+    action belongs to one user, expires, and is used at most once."""
+
+    __tablename__ = "pending_actions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class OutboxMessage(Base):

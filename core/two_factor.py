@@ -5,12 +5,17 @@ authenticator app; `confirm_enrolment` checks a first code and only then marks t
 accepted one step either side of now (clock drift), and once only: the step it was used at is remembered, so a
 code seen over a shoulder or replayed cannot be used again. After `totp_max_failures` wrong codes in a row the
 factor locks for `totp_lockout_minutes`; a right code resets the count.
+
+Trading asks for a session: a right code (`unlock_session`) opens one for `totp_session_minutes`; `lock_session`
+ends it. A refused code must still be committed, so that the failure counts: `attempt` runs a check so.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 from uuid import UUID
 
 import pyotp
@@ -18,10 +23,11 @@ from sqlalchemy import select
 
 from core.config import Settings
 from core.crypto import FieldCipher, FieldRef
-from core.db import UnitOfWork
-from core.errors import InvalidCode, TwoFactorLocked, TwoFactorNotEnrolled
+from core.db import Database, UnitOfWork
+from core.errors import InvalidCode, SecondFactorRefusal, SessionLocked, TwoFactorLocked, TwoFactorNotEnrolled
 from core.models import TwoFactor
 
+T = TypeVar("T")
 STEP_SECONDS = 30
 WINDOW_STEPS = 1
 
@@ -69,6 +75,57 @@ async def verify(uow: UnitOfWork, cipher: FieldCipher, settings: Settings, user_
     await uow.session.flush()
 
 
+async def attempt(db: Database, check: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+    """Run a unit of work that checks a code, committing it even when the code is refused (so that the failure
+    counts towards the lockout), then raise the refusal."""
+    refusal: SecondFactorRefusal | None = None
+
+    async def work(uow: UnitOfWork) -> T | None:
+        nonlocal refusal
+        try:
+            return await check(uow)
+        except SecondFactorRefusal as refused:
+            refusal = refused
+            return None
+
+    result = await db.transact(work)
+    if refusal is not None:
+        raise refusal
+    return result  # type: ignore[return-value]  # not None: the check passed
+
+
+async def unlock_session(
+    uow: UnitOfWork, cipher: FieldCipher, settings: Settings, user_id: UUID, code: str
+) -> datetime:
+    """Check the code and open a trading session; when it ends."""
+    await verify(uow, cipher, settings, user_id, code)
+    row = await _load(uow, user_id, for_update=True)
+    assert row is not None
+    row.session_until = uow.clock.now() + timedelta(minutes=settings.totp_session_minutes)
+    await uow.session.flush()
+    return row.session_until
+
+
+async def lock_session(uow: UnitOfWork, user_id: UUID) -> None:
+    row = await _load(uow, user_id, for_update=True)
+    if row is not None and row.session_until is not None:
+        row.session_until = None
+        await uow.session.flush()
+
+
+async def require_session(uow: UnitOfWork, user_id: UUID) -> None:
+    """SessionLocked unless the user has a trading session open now."""
+    row = await _load(uow, user_id)
+    if row is None or row.session_until is None or row.session_until <= uow.clock.now():
+        raise SessionLocked(user_id)
+
+
+async def enrolment_pending(uow: UnitOfWork, user_id: UUID) -> bool:
+    """A secret was handed out and its first code has not come yet."""
+    row = await _load(uow, user_id)
+    return row is not None and row.enrolled_at is None
+
+
 async def is_enrolled(uow: UnitOfWork, user_id: UUID) -> bool:
     row = await _load(uow, user_id)
     return row is not None and row.enrolled_at is not None
@@ -84,7 +141,8 @@ def _check(row: TwoFactor, cipher: FieldCipher, settings: Settings, now: datetim
         row.failures += 1
         if row.failures >= settings.totp_max_failures:
             row.failures, row.locked_until = 0, now + timedelta(minutes=settings.totp_lockout_minutes)
-        raise InvalidCode(attempts_left=settings.totp_max_failures - row.failures if row.failures else 0)
+            raise TwoFactorLocked(row.locked_until)
+        raise InvalidCode(attempts_left=settings.totp_max_failures - row.failures)
     row.last_step, row.failures, row.locked_until = step, 0, None
 
 

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from .bot_api import BotApi
 from .test_api import TestApi
-from .world import World
+from .world import CHAT_BURST, World
 
 PAGE = Path(__file__).with_name("chat.html")
 
@@ -17,8 +17,8 @@ class Emulator:
     """Start it, point the bot at `base_url` (python-telegram-bot's `base_url`), and drive it through `world` or
     the test API."""
 
-    def __init__(self, token: str) -> None:
-        self.world = World(token)
+    def __init__(self, token: str, *, chat_burst: float = CHAT_BURST) -> None:
+        self.world = World(token, chat_burst)
         self.bot_api = BotApi(self.world)
         self.test_api = TestApi(self.world, self.bot_api)
         self.app = web.Application(client_max_size=20 * 1024 * 1024)

@@ -59,6 +59,7 @@ class ChatMessage:
 @dataclass
 class World:
     bot_token: str
+    chat_burst: float = CHAT_BURST  # messages the bot may send to one chat at once before the 1-a-second limit
     users: dict[int, dict[str, Any]] = field(default_factory=dict)
     chats: dict[int, list[ChatMessage]] = field(default_factory=lambda: defaultdict(list))
     updates: list[dict[str, Any]] = field(default_factory=list)
@@ -99,7 +100,7 @@ class World:
     def flood_wait(self, chat_id: int) -> int:
         """0 when the bot may send to the chat now, else Telegram's retry_after in whole seconds."""
         now = time.monotonic()
-        chat = self._per_chat.setdefault(chat_id, TokenBucket(CHAT_RATE, CHAT_BURST))
+        chat = self._per_chat.setdefault(chat_id, TokenBucket(CHAT_RATE, self.chat_burst))
         wait = chat.take(now)
         if not wait:
             wait = self._global.take(now)

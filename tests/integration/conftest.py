@@ -9,7 +9,8 @@ import pytest
 from ib_async import IB
 
 from broker.sim.gateway import GatewaySimulator
-from tests.integration.trading_desk import desk  # noqa: F401 (the fixture, for every integration test)
+from tests.botchat import bot_desk  # noqa: F401 (fixtures, for every integration test)
+from tests.integration.trading_desk import desk  # noqa: F401
 from tests.support import connect
 
 

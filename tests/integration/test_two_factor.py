@@ -47,7 +47,7 @@ async def test_enrol_verify_once_and_lock_out(db: Database, clock: ManualClock, 
     for _ in range(2):
         with pytest.raises(InvalidCode):
             await db.transact(wrong)
-    with pytest.raises(InvalidCode):
+    with pytest.raises(TwoFactorLocked):
         await db.transact(wrong)  # the third: locked from now on
     good = totp.at(clock.now())
     with pytest.raises(TwoFactorLocked):

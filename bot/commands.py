@@ -1,0 +1,47 @@
+"""The one command table: it generates the handlers, /help and the command menu Telegram shows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from telegram import BotCommand, Update
+
+from core.users import UserRecord
+
+from .access import Access, allows
+from .context import BotContext
+from .guard import Handler
+from .handlers import onboarding, security
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    description: str  # for the menu and /help: short, in the investor's words
+    handler: Handler
+    access: Access
+
+
+async def show_help(update: Update, context: BotContext, user: UserRecord | None) -> None:
+    """What this user can do now."""
+    assert update.effective_message is not None
+    lines = ["<b>What I can do for you</b>"]
+    lines += [f"/{command.name} - {command.description}" for command in COMMANDS if allows(command.access, user)]
+    if user is None:
+        lines.append("\nStart with /start to open your account.")
+    await update.effective_message.reply_text("\n".join(lines))
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("start", "Open your account, or carry on where you stopped", onboarding.start, Access.ANYONE),
+    Command("help", "What I can do for you", show_help, Access.ANYONE),
+    Command("profile", "Your details and account status", onboarding.profile, Access.MEMBER),
+    Command("2fa", "Set up two-factor authentication", security.enrol, Access.MEMBER),
+    Command("unlock", "Unlock trading with a code: /unlock 123456", security.unlock, Access.MEMBER),
+    Command("lock", "Lock trading now", security.lock, Access.MEMBER),
+)
+
+
+def menu() -> list[BotCommand]:
+    """The menu Telegram shows next to the message box (everyone sees the same one)."""
+    return [BotCommand(command.name, command.description[:256]) for command in COMMANDS]

@@ -1,0 +1,68 @@
+"""Every command and button handler runs behind its access level, and a business refusal (DomainError) raised
+inside becomes the investor's message (bot/explain.py); anything else goes to the central error handler."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import secrets
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from telegram import Update
+
+from core.errors import DomainError
+from core.users import UserRecord
+
+from .access import Access, allows, user_of
+from .context import BotContext
+from .explain import explain
+
+log = logging.getLogger("omnibot.bot")
+Handler = Callable[[Update, BotContext, UserRecord | None], Awaitable[None]]
+Callback = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
+
+REFUSED = {
+    Access.MEMBER: "Please send /start to open your account first.",
+    Access.INVESTOR: "This needs an open account. Send /start to see where yours is.",
+    Access.ADMIN: "This command is for admins.",
+}
+
+
+def guarded(access: Access, handler: Handler) -> Callback:
+    @functools.wraps(handler)
+    async def run(update: Update, context: BotContext) -> None:
+        user = await user_of(update, context)
+        if not allows(access, user) or (access is Access.ADMIN and not _private(update)):
+            await reply(update, REFUSED[access])
+            return
+        try:
+            await handler(update, context, user)
+        except DomainError as refused:
+            await reply(update, explain(refused))
+
+    return run
+
+
+async def reply(update: Update, text: str) -> None:
+    """Answer where the update came from: a button press gets its message answered, a message a reply."""
+    if update.callback_query is not None:
+        await update.callback_query.answer()
+    if update.effective_message is not None:
+        await update.effective_message.reply_text(text)
+
+
+async def on_error(update: object, context: BotContext) -> None:
+    """The last resort: log what failed, with what update and user, and apologise with a reference to quote."""
+    reference = secrets.token_hex(4)
+    user = update.effective_user.id if isinstance(update, Update) and update.effective_user else None
+    log.error("error %s handling update for telegram user %s", reference, user, exc_info=context.error)
+    if isinstance(update, Update) and update.effective_message is not None:
+        await update.effective_message.reply_text(
+            "Sorry, something went wrong on our side. Please try again; if it happens again, quote reference "
+            f"<code>{reference}</code> to support."
+        )
+
+
+def _private(update: Update) -> bool:
+    return update.effective_chat is not None and update.effective_chat.type == "private"

@@ -1,0 +1,70 @@
+"""Pending actions: what a user is asked to confirm with a button (an order preview's Confirm, say).
+
+The button's callback data names only a random token; the action itself (its kind and payload) stays on the
+server, belongs to one user, expires, and is taken at most once, atomically: a forged, replayed, expired or
+another user's press finds nothing to do.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Table, select, update
+
+from core.db import UnitOfWork
+from core.errors import ActionUnavailable
+from core.models import PendingAction
+
+ACTIONS: Table = PendingAction.__table__  # type: ignore[assignment]
+TOKEN_BYTES = 12  # 16 URL-safe characters: room in Telegram's 64 bytes of callback data for a prefix and a choice
+
+
+@dataclass(frozen=True)
+class Action:
+    token: str
+    user_id: UUID
+    kind: str
+    payload: dict[str, Any]
+
+
+async def offer(uow: UnitOfWork, user_id: UUID, kind: str, payload: dict[str, Any], ttl: timedelta) -> Action:
+    """Record the action; its token goes on the button."""
+    now = uow.clock.now()
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    values = {"id": token, "user_id": user_id, "kind": kind, "payload": payload}
+    await uow.connection.execute(ACTIONS.insert().values(**values, created_at=now, expires_at=now + ttl))
+    return Action(token, user_id, kind, payload)
+
+
+async def take(uow: UnitOfWork, token: str, user_id: UUID, kind: str | None = None) -> Action:
+    """Use the user's action once; ActionUnavailable when it is unknown, another's, expired or used."""
+    now = uow.clock.now()
+    mine = (ACTIONS.c.id == token) & (ACTIONS.c.user_id == user_id)
+    if kind is not None:
+        mine &= ACTIONS.c.kind == kind
+    taken = await uow.connection.execute(
+        update(ACTIONS)
+        .where(mine, ACTIONS.c.used_at.is_(None), ACTIONS.c.expires_at > now)
+        .values(used_at=now)
+        .returning(ACTIONS.c.kind, ACTIONS.c.payload)
+    )
+    row = taken.one_or_none()
+    if row is not None:
+        return Action(token, user_id, row.kind, row.payload)
+    found = (await uow.connection.execute(select(ACTIONS.c.used_at).where(mine))).one_or_none()
+    if found is None:
+        raise ActionUnavailable("unknown")
+    raise ActionUnavailable("used" if found.used_at is not None else "expired")
+
+
+async def withdraw(uow: UnitOfWork, token: str, user_id: UUID) -> None:
+    """The user declined (Cancel): the action can no longer be taken."""
+    await uow.connection.execute(
+        update(ACTIONS)
+        .where(ACTIONS.c.id == token, ACTIONS.c.user_id == user_id, ACTIONS.c.used_at.is_(None))
+        .values(used_at=uow.clock.now())
+    )
