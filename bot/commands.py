@@ -11,7 +11,7 @@ from core.users import UserRecord
 from .access import Access, allows
 from .context import BotContext
 from .guard import Handler
-from .handlers import onboarding, security
+from .handlers import desk, onboarding, security, trading
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,12 @@ COMMANDS: tuple[Command, ...] = (
     Command("2fa", "Set up two-factor authentication", security.enrol, Access.MEMBER),
     Command("unlock", "Unlock trading with a code: /unlock 123456", security.unlock, Access.MEMBER),
     Command("lock", "Lock trading now", security.lock, Access.MEMBER),
+    Command("buy", "Buy shares: /buy AAPL 10, or /buy AAPL 10 limit 189.50", trading.buy, Access.INVESTOR),
+    Command("sell", "Sell shares: /sell AAPL 10, or /sell AAPL all", trading.sell, Access.INVESTOR),
+    Command("orders", "Your open and recent orders, to cancel", desk.orders, Access.INVESTOR),
+    Command("cancel", "Cancel an open order, or /cancel all", desk.cancel, Access.INVESTOR),
+    Command("quote", "A share's price now: /quote AAPL", desk.quote, Access.INVESTOR),
+    Command("status", "The connection to the broker", desk.status, Access.INVESTOR),
 )
 
 

@@ -3,6 +3,7 @@ inside becomes the investor's message (bot/explain.py); anything else goes to th
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import secrets
@@ -10,6 +11,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from telegram import Update
+from telegram.error import TelegramError
 
 from core.errors import DomainError
 from core.users import UserRecord
@@ -47,7 +49,8 @@ def guarded(access: Access, handler: Handler) -> Callback:
 async def reply(update: Update, text: str) -> None:
     """Answer where the update came from: a button press gets its message answered, a message a reply."""
     if update.callback_query is not None:
-        await update.callback_query.answer()
+        with contextlib.suppress(TelegramError):  # the handler may have answered the press already
+            await update.callback_query.answer()
     if update.effective_message is not None:
         await update.effective_message.reply_text(text)
 

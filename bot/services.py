@@ -4,10 +4,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from broker.connection import IBConnection
+from broker.market_data import MarketData
+from broker.orders import Trading
+from broker.router import Router
 from core.clock import Clock
 from core.config import Settings
 from core.crypto import FieldCipher
 from core.db import Database
+from core.errors import BrokerUnavailable
+
+
+@dataclass
+class Broker:
+    trading: Trading
+    market: MarketData
+    connection: IBConnection
+    router: Router
 
 
 @dataclass
@@ -16,3 +29,10 @@ class Services:
     db: Database
     clock: Clock
     cipher: FieldCipher
+    broker_parts: Broker | None = None  # None in a process without the IB connection
+
+    @property
+    def broker(self) -> Broker:
+        if self.broker_parts is None:
+            raise BrokerUnavailable("this process has no connection to the broker")
+        return self.broker_parts

@@ -261,6 +261,7 @@ def _message(
         "side": order.side.value,
         "status": status.value,
         "ordered": str(order.quantity),
+        "limit_price": str(order.limit_price) if order.limit_price is not None else None,
         "filled": str(order.filled_quantity),
         "average_price": str(order.average_price) if order.average_price is not None else None,
         "commission": str(order.commission),

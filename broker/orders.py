@@ -38,14 +38,14 @@ from ledger.accounts import AccountKind, Asset
 from ledger.credit import extend_credit
 from ledger.instruments import InstrumentRecord, save_instrument
 from ledger.money import CENT, ZERO, product
-from ledger.service import open_account, place_hold
+from ledger.service import get_hold, open_account, place_hold
 
 from . import margin_service
 from . import order_store as store
 from .events import Contract, Quote
 from .fills import end_orders
 from .halts import KILL_SWITCH, halts_for
-from .margin import AccountType, HypotheticalOrder, check_order
+from .margin import AccountType, HypotheticalOrder, check_order, figures
 from .order_states import OrderSide, OrderStatus, OrderType, TimeInForce
 from .order_store import BlockRecord, OrderRecord
 from .pricing import buy_hold, check_collar, estimated_commission, limit_price, reference_price, whole_shares
@@ -70,6 +70,20 @@ class OrderRequest:
 
 
 @dataclass(frozen=True)
+class OrderPreview:
+    contract: Contract
+    quote: Quote
+    side: OrderSide
+    quantity: Decimal
+    limit: Decimal | None
+    price: Decimal  # the limit, or the price a market order is expected at (ask for a buy, bid for a sale)
+    amount: Decimal  # a buy: the cash set aside (price with buffer, commission); a sale: the expected proceeds
+    commission: Decimal  # estimated, an upper bound
+    buying_power_before: Decimal
+    buying_power_after: Decimal
+
+
+@dataclass(frozen=True)
 class _Checked:
     request: OrderRequest
     contract: Contract
@@ -91,6 +105,39 @@ class Trading:
         )
         if existing is not None:
             return _same_request(existing, request)
+        checked = await self._checked(request)
+        order = await self._db.transact(lambda uow: self._place(uow, checked))
+        self._wake_router()
+        return order
+
+    async def preview(self, request: OrderRequest) -> OrderPreview:
+        """What the order would do, by a dry run: every check of a real order, its hold, and the investor's
+        buying power before and after, in a transaction that is then rolled back. Refusals are the same."""
+        checked = await self._checked(request)
+        marks = {checked.contract.con_id: checked.reference}
+        async with self._db.unit_of_work() as uow:  # never committed
+            policy = await margin_service.policy(uow, self._settings)
+            before = figures(await margin_service.margin_account(uow, request.owner_id, marks), policy)
+            order = await self._place(uow, checked)
+            assert order.hold_id is not None
+            held = (await get_hold(uow, order.hold_id)).amount
+            after = figures(await margin_service.margin_account(uow, request.owner_id, marks), policy)
+        commission = estimated_commission(checked.quantity, checked.reference)
+        return OrderPreview(
+            checked.contract,
+            checked.quote,
+            request.side,
+            checked.quantity,
+            checked.limit,
+            checked.reference,
+            held if request.side is OrderSide.BUY else product(checked.quantity, checked.reference) - commission,
+            commission,
+            before.buying_power,
+            after.buying_power,
+        )
+
+    async def _checked(self, request: OrderRequest) -> _Checked:
+        """The request's numbers validated and its market facts fetched, before any transaction."""
         quantity = whole_shares(request.quantity)
         limit = None if request.limit_price is None else limit_price(request.limit_price)
         contract = await self._market.qualify(request.symbol)
@@ -98,10 +145,7 @@ class Trading:
             raise NotTradable(request.symbol.upper(), "the broker knows no US stock or ETF by this symbol")
         quote = await self._market.quote(contract.con_id)
         reference = limit if limit is not None else reference_price(quote, request.side, contract.symbol)
-        checked = _Checked(request, contract, quote, quantity, limit, reference)
-        order = await self._db.transact(lambda uow: self._place(uow, checked))
-        self._wake_router()
-        return order
+        return _Checked(request, contract, quote, quantity, limit, reference)
 
     async def _place(self, uow: UnitOfWork, checked: _Checked) -> OrderRecord:
         request, settings, now = checked.request, self._settings, uow.clock.now()

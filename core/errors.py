@@ -17,6 +17,7 @@
     │   │   └── SessionLocked           trading needs a session unlocked by a code
     │   ├── ActionUnavailable       a button's pending action is unknown, another user's, expired or used
     │   ├── OnboardingAnswerRefused an onboarding answer that does not fit its question
+    │   ├── InvalidCommand          a command's words that cannot be read
     │   └── OrderRefused            pre-trade risk or the order's state refused a request
     │       ├── AccountNotActive        the investor's account is not active (pending, frozen, closed)
     │       ├── TradingHalted           the kill switch, or the instrument is halted
@@ -180,6 +181,17 @@ class ActionUnavailable(DomainError):
 
     def __str__(self) -> str:
         return f"pending action {self.reason}"
+
+
+@dataclass(eq=False)
+class InvalidCommand(DomainError):
+    """A command's words that cannot be read: what was wrong, and how it is written."""
+
+    problem: str
+    usage: str
+
+    def __str__(self) -> str:
+        return f"{self.problem} (usage: {self.usage})"
 
 
 @dataclass(eq=False)

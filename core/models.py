@@ -89,4 +89,7 @@ class OutboxMessage(Base):
     key: Mapped[str] = mapped_column(String(200), unique=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # The notifier's progress: a worker claims a message until `claimed_until` (another takes it over if the
+    # worker dies), and sets `processed_at` once it is delivered. Other consumers keep cursors of their own.
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True, index=True)

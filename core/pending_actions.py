@@ -61,6 +61,23 @@ async def take(uow: UnitOfWork, token: str, user_id: UUID, kind: str | None = No
     raise ActionUnavailable("used" if found.used_at is not None else "expired")
 
 
+async def take_latest(uow: UnitOfWork, user_id: UUID, kind: str) -> Action | None:
+    """Take the user's newest live action of this kind, if there is one (the others stay as they are)."""
+    query = (
+        select(ACTIONS.c.id)
+        .where(
+            ACTIONS.c.user_id == user_id,
+            ACTIONS.c.kind == kind,
+            ACTIONS.c.used_at.is_(None),
+            ACTIONS.c.expires_at > uow.clock.now(),
+        )
+        .order_by(ACTIONS.c.created_at.desc())
+        .limit(1)
+    )
+    token = (await uow.connection.execute(query)).scalar_one_or_none()
+    return None if token is None else await take(uow, token, user_id, kind)
+
+
 async def withdraw(uow: UnitOfWork, token: str, user_id: UUID) -> None:
     """The user declined (Cancel): the action can no longer be taken."""
     await uow.connection.execute(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import bot.models
 import broker.models
 import core.models
 import ledger.models
 from core.orm import Base
 
-MODEL_MODULES = (core.models, ledger.models, broker.models)
+MODEL_MODULES = (core.models, ledger.models, broker.models, bot.models)
 metadata = Base.metadata

@@ -4,21 +4,28 @@ chats that play users through the emulator's test API."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import pyotp
 import pytest
 
 from bot.app import build_application, polling
 from bot.context import OmnibotApplication
 from bot.emulator.server import Emulator
-from bot.services import Services
+from bot.notifier import Notifier
+from bot.services import Broker, Services
+from broker.market_data import MarketData
+from broker.orders import Trading
 from core.clock import ManualClock
 from core.config import Settings
 from core.crypto import FieldCipher
 from core.db import Database
+from tests.integration.trading_desk import Desk
 
 TOKEN = "123456:BOT-TESTS"
 QUIET = 0.15  # seconds without a new message from the bot before a reply counts as complete
@@ -74,8 +81,12 @@ class Chat:
                     if len([m for m in chat["messages"] if m["from_bot"]]) == len(found):
                         break
                 await asyncio.sleep(0.02)
-        self.last_seen = max(m["message_id"] for m in chat["messages"])
+        self.last_seen = max([self.last_seen, *(m["message_id"] for m in chat["messages"])])
         return found
+
+    async def saw(self, text: str) -> bool:
+        """Whether any message of the bot in this chat (as it reads now, edits applied) contains the text."""
+        return any(m["from_bot"] and text in m["text"] for m in await self.messages())
 
 
 @dataclass
@@ -92,11 +103,64 @@ class BotDesk:
 
 @pytest.fixture
 async def bot_desk(db: Database, clock: ManualClock, cipher: FieldCipher) -> AsyncIterator[BotDesk]:
+    settings = Settings(kyc_auto_approve=True, bot_commands_per_minute=60)
+    async with running_bot(Services(settings, db, clock, cipher)) as desk:
+        yield desk
+
+
+@pytest.fixture
+async def trading_bot(desk: Desk) -> AsyncIterator[BotDesk]:
+    """The bot with the broker: the trading desk's simulator, connection and router, routing at once."""
+    settings = desk.settings.model_copy(
+        update={"kyc_auto_approve": True, "bot_commands_per_minute": 60, "trading_block_window_ms": 0}
+    )
+    market = MarketData(desk.connection, desk.clock)
+    trading = Trading(desk.db, market, settings, wake_router=desk.router.wake)
+    broker = Broker(trading, market, desk.connection, desk.router)
+    desk.router.start()
+    try:
+        async with running_bot(Services(settings, desk.db, desk.clock, desk.cipher, broker)) as bot:
+            yield bot
+    finally:
+        await desk.router.stop()
+
+
+@asynccontextmanager
+async def running_bot(services: Services) -> AsyncIterator[BotDesk]:
     emulator = Emulator(TOKEN, chat_burst=30)  # tests type faster than people: Telegram's burst, widened
     await emulator.start("127.0.0.1", 0)
-    settings = Settings(kyc_auto_approve=True, bot_commands_per_minute=60)
-    services = Services(settings, db, clock, cipher)
     application = build_application(services, TOKEN, emulator.base_url)
-    async with polling(application, poll_timeout=1), httpx.AsyncClient(base_url=emulator.url) as http:
-        yield BotDesk(emulator, application, http, services, clock)
-    await emulator.stop()
+    notifier = Notifier(services, application.bot, idle_seconds=0.05)
+    try:
+        async with polling(application, poll_timeout=1), httpx.AsyncClient(base_url=emulator.url) as http:
+            notifier.start()
+            try:
+                yield BotDesk(emulator, application, http, services, services.clock)  # type: ignore[arg-type]
+            finally:
+                await notifier.stop()
+    finally:
+        await emulator.stop()
+
+
+async def onboard(chat: Chat) -> None:
+    """Through onboarding to an open account (the demo's automatic approval)."""
+    terms = await chat.send("/start")
+    await chat.press(terms[0], "I accept")
+    await chat.send("Alice Smith")
+    await chat.send("alice@example.com")
+    experience = await chat.send("us")
+    horizon = await chat.press(experience[-1], "Some")
+    loss = await chat.press(horizon[-1], "1 to 5 years")
+    done = await chat.press(loss[-1], "Up to 20 %")
+    assert "account is open" in done[-1]["text"]
+
+
+async def enrol(desk: BotDesk, chat: Chat) -> str:
+    """Two-factor by the QR code's key; the secret, for the test to make codes with."""
+    shown = await chat.send("/2fa")
+    assert shown[0]["photo"] is not None  # the QR code
+    secret = re.search(r"key ([A-Z2-7]{32})", shown[0]["text"])
+    assert secret is not None
+    confirmed = await chat.send(pyotp.TOTP(secret[1]).at(desk.clock.now()))
+    assert "Two-factor is on" in confirmed[0]["text"]
+    return secret[1]

@@ -7,10 +7,12 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from core import onboarding, two_factor, user_service
+from core.db import UnitOfWork
 from core.errors import OnboardingAnswerRefused
 from core.onboarding import QUESTIONNAIRE, Step
 from core.users import UserRecord, UserStatus
 
+from .. import notifier
 from ..context import BotContext
 from ..render import esc
 
@@ -34,9 +36,12 @@ async def start(update: Update, context: BotContext, _user: UserRecord | None) -
     sender = update.effective_user
     assert sender is not None
     assert update.effective_message is not None
-    progress = await context.services.db.transact(
-        lambda uow: onboarding.begin(uow, sender.id, sender.language_code or "en")
-    )
+
+    async def begin(uow: UnitOfWork) -> onboarding.Progress:
+        await notifier.unblocked(uow, sender.id)  # writing again: they can be written to
+        return await onboarding.begin(uow, sender.id, sender.language_code or "en")
+
+    progress = await context.services.db.transact(begin)
     await update.effective_message.reply_text(**prompt(progress.step, progress.user))
 
 

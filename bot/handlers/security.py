@@ -14,6 +14,7 @@ from core.users import UserRecord
 
 from ..context import BotContext
 from ..render import esc
+from . import trading
 
 CODE = re.compile(r"\d{6}")
 
@@ -85,6 +86,7 @@ async def on_code(update: Update, context: BotContext, user: UserRecord, code: s
         await message.reply_text("Two-factor is on. Trading and withdrawals will ask you for a code.")
         return
     await _unlock(update, context, user, code)
+    await trading.after_unlock(update, context, user)
 
 
 async def _unlock(update: Update, context: BotContext, user: UserRecord, code: str) -> None:

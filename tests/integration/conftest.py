@@ -9,7 +9,7 @@ import pytest
 from ib_async import IB
 
 from broker.sim.gateway import GatewaySimulator
-from tests.botchat import bot_desk  # noqa: F401 (fixtures, for every integration test)
+from tests.botchat import bot_desk, trading_bot  # noqa: F401 (fixtures, for every integration test)
 from tests.integration.trading_desk import desk  # noqa: F401
 from tests.support import connect
 

@@ -3,36 +3,13 @@ refusals, /profile, two-factor enrolment by QR code, unlocking with codes (wrong
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 import pyotp
 
-from tests.botchat import BotDesk, Chat
+from tests.botchat import BotDesk, enrol, onboard
 
 ALICE = 5001
-
-
-async def onboard(chat: Chat) -> None:
-    terms = await chat.send("/start")
-    await chat.press(terms[0], "I accept")
-    await chat.send("Alice Smith")
-    await chat.send("alice@example.com")
-    experience = await chat.send("us")
-    horizon = await chat.press(experience[-1], "Some")
-    loss = await chat.press(horizon[-1], "1 to 5 years")
-    done = await chat.press(loss[-1], "Up to 20 %")
-    assert "account is open" in done[-1]["text"]
-
-
-async def enrol(desk: BotDesk, chat: Chat) -> str:
-    shown = await chat.send("/2fa")
-    assert shown[0]["photo"] is not None  # the QR code
-    secret = re.search(r"key ([A-Z2-7]{32})", shown[0]["text"])
-    assert secret is not None
-    confirmed = await chat.send(pyotp.TOTP(secret[1]).at(desk.clock.now()))
-    assert "Two-factor is on" in confirmed[0]["text"]
-    return secret[1]
 
 
 async def test_a_stranger_is_asked_to_start_and_may_read_help(bot_desk: BotDesk) -> None:
