@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TYPED := core ledger broker omnibot bot
 
-.PHONY: install test lint typecheck pytest bench clean
+.PHONY: install test lint typecheck pytest bench demo clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,10 +27,13 @@ pytest: $(STAMP)
 
 test: lint typecheck pytest
 
+demo: $(STAMP)
+	$(BIN)/omnibot demo
+
 bench: $(STAMP)
 	$(BIN)/python -m bench.ledger
 	$(BIN)/python -m bench.broker
 	$(BIN)/python -m bench.blocks
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .demo

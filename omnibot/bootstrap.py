@@ -6,8 +6,19 @@ generator; everything else reads the same objects from here.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from bot.app import build_application, polling
+from bot.context import OmnibotApplication
+from bot.notifier import Notifier
+from bot.services import Broker, Services
+from broker.connection import IBConnection
+from broker.market_data import MarketData
+from broker.omnibus import OmnibusAccount
+from broker.orders import Trading
+from broker.router import Router
 from core.clock import Clock, SystemClock
 from core.config import Settings
 from core.crypto import FieldCipher
@@ -37,3 +48,38 @@ def bootstrap(
     clock = clock or SystemClock()
     ids = ids or Uuid7Generator(clock)
     return Platform(settings, clock, ids, Database.from_settings(settings, clock=clock, ids=ids))
+
+
+@dataclass
+class Running:
+    """Everything of a running platform: the broker's parts, the bot and its notifier."""
+
+    services: Services
+    application: OmnibotApplication
+    notifier: Notifier
+
+
+@asynccontextmanager
+async def running(platform: Platform, *, token: str, base_url: str) -> AsyncIterator[Running]:
+    """Start the IB connection, the router, the bot (long polling) and the notifier, all on this event loop;
+    stop them in reverse order when the block exits."""
+    settings, clock, db = platform.settings, platform.clock, platform.db
+    connection = IBConnection(settings, clock)
+    market = MarketData(connection, clock)
+    router = Router(db, connection, settings, clock, OmnibusAccount(connection))
+    trading = Trading(db, market, settings, wake_router=router.wake)
+    services = Services(settings, db, clock, platform.field_cipher(), Broker(trading, market, connection, router))
+    application = build_application(services, token, base_url)
+    notifier = Notifier(services, application.bot)
+    await connection.start()
+    router.start()
+    try:
+        async with polling(application):
+            notifier.start()
+            try:
+                yield Running(services, application, notifier)
+            finally:
+                await notifier.stop()
+    finally:
+        await router.stop()
+        await connection.stop()

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from decimal import Decimal
@@ -15,10 +16,11 @@ from typing import Any
 from broker.sim.admin import AdminEndpoint
 from broker.sim.gateway import GatewaySimulator
 from core.crypto import generate_key
-from core.errors import OmnibotError
+from core.errors import ConfigurationError, OmnibotError
 from core.key_rotation import rotate_keys
 from omnibot import migrations
-from omnibot.bootstrap import Platform, bootstrap
+from omnibot.bootstrap import Platform, bootstrap, running
+from omnibot.demo import demo, fresh_database
 from omnibot.schema import metadata
 
 log = logging.getLogger("omnibot")
@@ -57,6 +59,30 @@ def _with_platform(
     return run
 
 
+def _demo(args: argparse.Namespace) -> None:
+    asyncio.run(demo(args.port, fresh_database()))
+
+
+def _run(_args: argparse.Namespace) -> None:
+    async def serve() -> None:
+        platform = bootstrap()
+        token = platform.settings.telegram_token
+        if token is None:
+            raise ConfigurationError("OMNIBOT_TELEGRAM_TOKEN is not set: get a token from @BotFather")
+        stop = asyncio.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            asyncio.get_running_loop().add_signal_handler(signum, stop.set)
+        try:
+            base_url = platform.settings.telegram_base_url
+            async with running(platform, token=token.get_secret_value(), base_url=base_url):
+                log.info("omnibot is running; Ctrl+C stops it")
+                await stop.wait()
+        finally:
+            await platform.close()
+
+    asyncio.run(serve())
+
+
 def _print_key(_args: argparse.Namespace) -> None:
     print(generate_key())
 
@@ -91,6 +117,12 @@ def parser() -> argparse.ArgumentParser:
     keys.add_parser("rotate", help="re-seal every encrypted value under the first key").set_defaults(
         run=_with_platform(_rotate)
     )
+    commands.add_parser("run", help="run the bot on Telegram with the configured gateway and database").set_defaults(
+        run=_run
+    )
+    demo_command = commands.add_parser("demo", help="everything on this machine: simulator, emulator, bot")
+    demo_command.add_argument("--port", type=int, default=8088, help="the Telegram emulator's port (its chat page)")
+    demo_command.set_defaults(run=_demo)
     ibsim = commands.add_parser("ibsim", help="run the IB Gateway simulator (TWS API protocol) until interrupted")
     ibsim.add_argument("--host", default="127.0.0.1")
     ibsim.add_argument("--port", type=int, default=4002)
@@ -105,6 +137,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines carry the bot's token in the URL
     try:
         args.run(args)
     except OmnibotError as exc:

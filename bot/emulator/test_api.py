@@ -5,6 +5,7 @@ read what the bot answered. Tests drive the bot through it; the web chat page (/
     POST /test/press    {"user_id", "message_id", "data"}      a user taps an inline button of the bot's message
                         ("forge": true sends data no button carries, as a tampered client could)
     POST /test/block    {"user_id", "blocked"}                 the user blocks (or unblocks) the bot
+    POST /test/banner   {"user_id", "text"}                    a line the web page shows above that user's chat
     GET  /test/chat/{user_id}?after=N&wait=S                   the chat's messages after message N (edits applied),
                                                                waiting up to S seconds for something new
     GET  /test/answer/{query_id}                               the bot's answer to a button press
@@ -34,6 +35,7 @@ class TestApi:
             web.post("/test/send", self.send),
             web.post("/test/press", self.press),
             web.post("/test/block", self.block),
+            web.post("/test/banner", self.banner),
             web.get("/test/chat/{user_id}", self.chat),
             web.get("/test/answer/{query_id}", self.answer),
             web.get("/test/file/{file_id}", self.file),
@@ -85,6 +87,12 @@ class TestApi:
             self.world.blocked.discard(user_id)
         return web.json_response({"blocked": user_id in self.world.blocked})
 
+    async def banner(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.world.banners[int(body["user_id"])] = str(body.get("text", ""))[:300]
+        await self.world.changed()
+        return web.json_response({"ok": True})
+
     async def chat(self, request: web.Request) -> web.Response:
         user_id = int(request.match_info["user_id"])
         after, wait = int(request.query.get("after", 0)), min(float(request.query.get("wait", 0)), 30.0)
@@ -92,7 +100,8 @@ class TestApi:
         if wait and self.world.revision == seen:
             await self.world.wait_for_change(wait)
         messages = [_shown(m) for m in self.world.chats.get(user_id, []) if m.message_id > after]
-        return web.json_response({"version": self.world.revision, "messages": messages})
+        banner = self.world.banners.get(user_id, "")
+        return web.json_response({"version": self.world.revision, "messages": messages, "banner": banner})
 
     async def answer(self, request: web.Request) -> web.Response:
         found = self.world.answers.get(request.match_info["query_id"])

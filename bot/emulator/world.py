@@ -67,6 +67,7 @@ class World:
     files: dict[str, tuple[bytes, str]] = field(default_factory=dict)  # file id -> (content, content type)
     commands: list[dict[str, str]] = field(default_factory=list)
     blocked: set[int] = field(default_factory=set)  # users who blocked the bot
+    banners: dict[int, str] = field(default_factory=dict)  # a line the web page shows above a user's chat
     refused_for_flood: int = 0
     revision: int = 0  # moves with every change, for readers waiting on one
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))

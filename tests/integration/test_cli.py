@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
+import re
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from core import user_service
@@ -74,3 +81,61 @@ async def test_keys_rotate_reseals_under_the_first_key(tmp_path: Path) -> None:
         await db.transact(lambda uow: user_service.read_personal_data(uow, only_new, user.id))
     ).full_name == "Zoe Lin"
     await db.dispose()
+
+
+def test_the_demo_answers_in_its_chat_page_and_stops_cleanly(tmp_path: Path) -> None:
+    """`omnibot demo` as `make demo` runs it: the demo investor can trade at once, and Ctrl+C ends it."""
+    port = _free_port()
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("OMNIBOT_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "omnibot.cli", "demo", "--port", str(port)],
+        cwd=tmp_path,
+        env=environment | {"PYTHONPATH": str(Path(__file__).parents[2])},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        page = f"http://127.0.0.1:{port}"
+        _wait_until(lambda: b"code now" in (_get(f"{page}/test/chat/1001") or b""))  # ready, the code shown
+        assert b"Omnibot" in (_get(f"{page}/") or b"")  # the chat page
+        banner = json.loads(_get(f"{page}/test/chat/1001") or b"{}")["banner"]
+        assert re.search(r"code now: \d{6}", banner)
+        _post(f"{page}/test/send", {"user_id": 1001, "text": "/profile"})
+        _wait_until(lambda: b"Demo Investor" in (_get(f"{page}/test/chat/1001") or b""))
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert "Open http://127.0.0.1:" in out and "Traceback" not in err
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _get(url: str) -> bytes | None:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            body: bytes = response.read()
+            return body
+    except OSError:
+        return None
+
+
+def _post(url: str, body: dict[str, object]) -> None:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=5):
+        pass
+
+
+def _wait_until(condition: Callable[[], bool], within: float = 60.0) -> None:
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, "the demo did not get there in time"
+        time.sleep(0.2)
