@@ -11,7 +11,8 @@ from core.users import UserRecord
 from .access import Access, allows
 from .context import BotContext
 from .guard import Handler
-from .handlers import desk, onboarding, security, trading
+from .handlers import desk, onboarding, portfolio, security, trading
+from .render import esc
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ async def show_help(update: Update, context: BotContext, user: UserRecord | None
     """What this user can do now."""
     assert update.effective_message is not None
     lines = ["<b>What I can do for you</b>"]
-    lines += [f"/{command.name} - {command.description}" for command in COMMANDS if allows(command.access, user)]
+    lines += [f"/{c.name} - {esc(c.description)}" for c in COMMANDS if allows(c.access, user)]
     if user is None:
         lines.append("\nStart with /start to open your account.")
     await update.effective_message.reply_text("\n".join(lines))
@@ -44,6 +45,11 @@ COMMANDS: tuple[Command, ...] = (
     Command("orders", "Your open and recent orders, to cancel", desk.orders, Access.INVESTOR),
     Command("cancel", "Cancel an open order, or /cancel all", desk.cancel, Access.INVESTOR),
     Command("quote", "A share's price now: /quote AAPL", desk.quote, Access.INVESTOR),
+    Command("portfolio", "Your cash, positions and P&L at market", portfolio.show_portfolio, Access.INVESTOR),
+    Command("pnl", "Profit and loss, realized and unrealized", portfolio.pnl, Access.INVESTOR),
+    Command("history", "Your account's movements, newest first", portfolio.history, Access.INVESTOR),
+    Command("chart", "Your allocation and P&L as a picture", portfolio.chart, Access.INVESTOR),
+    Command("margin", "Margin: equity, requirements, buying power", portfolio.margin, Access.INVESTOR),
     Command("status", "The connection to the broker", desk.status, Access.INVESTOR),
 )
 

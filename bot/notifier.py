@@ -27,7 +27,7 @@ from ledger.instruments import get_instrument
 
 from .models import BlockedChat, OrderMessage
 from .order_view import status_text
-from .render import esc, usd
+from .render import esc, shares, usd
 from .services import Services
 
 log = logging.getLogger("omnibot.notifier")
@@ -123,9 +123,9 @@ def _pushed(topic: str, payload: dict[str, Any], symbol: str) -> str:
         verb = "Bought" if payload["side"] == "buy" else "Sold"
         quantity, price = Decimal(payload["quantity"]), Decimal(payload["price"])
         left = Decimal(payload["ordered"]) - Decimal(payload["filled"])
-        rest = f" {left:,} still to go." if left else " Your order is complete."
+        rest = f" {shares(left)} still to go." if left else " Your order is complete."
         return (
-            f"<b>{verb} {quantity:,} {esc(symbol)}</b> at {usd(price)} "
+            f"<b>{verb} {shares(quantity)} {esc(symbol)}</b> at {usd(price)} "
             f"(commission {usd(Decimal(payload['commission']))}).{rest}"
         )
     return status_text(payload, symbol)

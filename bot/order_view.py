@@ -8,7 +8,7 @@ from typing import Any
 from broker.order_states import OrderSide, OrderStatus
 from broker.orders import OrderPreview
 
-from .render import esc, usd
+from .render import esc, shares, usd
 
 STATUS_WORDS = {
     OrderStatus.NEW: "Sent, waiting for the market",
@@ -24,7 +24,7 @@ STATUS_WORDS = {
 def headline(side: OrderSide, quantity: Decimal, symbol: str, limit: Decimal | None) -> str:
     verb = "Buy" if side is OrderSide.BUY else "Sell"
     how = f"limit {usd(limit)}" if limit is not None else "at market"
-    return f"<b>{verb} {quantity:,} {esc(symbol)}</b> {how}"
+    return f"<b>{verb} {shares(quantity)} {esc(symbol)}</b> {how}"
 
 
 def preview_text(preview: OrderPreview) -> str:
@@ -54,7 +54,7 @@ def status_text(payload: dict[str, Any], symbol: str) -> str:
     lines = [headline(side, ordered, symbol, Decimal(limit) if limit else None)]
     state = STATUS_WORDS[status]
     if filled and status is not OrderStatus.FILLED:
-        state += f": {filled:,} of {ordered:,}"
+        state += f": {shares(filled)} of {shares(ordered)}"
     lines.append(f"Status: {state}")
     if filled and payload.get("average_price"):
         lines.append(

@@ -17,6 +17,13 @@ def usd(amount: Decimal) -> str:
     return f"{sign}${abs(amount).quantize(Decimal('0.01')):,}"
 
 
+def shares(quantity: Decimal) -> str:
+    """A number of shares: whole ones without decimals (the ledger stores ten places)."""
+    if quantity == quantity.to_integral_value():
+        return f"{quantity:,.0f}"
+    return f"{quantity.normalize():,f}"
+
+
 def chunks(text: str, limit: int = LIMIT) -> list[str]:
     """The text in pieces under the limit, cut at line ends (a line is never cut inside a tag: lines are whole)."""
     pieces, current = [], ""

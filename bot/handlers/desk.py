@@ -15,7 +15,7 @@ from ledger.instruments import get_instrument
 from ..context import BotContext
 from ..order_args import SYMBOL
 from ..order_view import STATUS_WORDS, headline
-from ..render import esc, usd
+from ..render import esc, shares, usd
 
 
 async def orders(update: Update, context: BotContext, user: UserRecord | None) -> None:
@@ -116,6 +116,6 @@ async def _describe(context: BotContext, order: OrderRecord) -> str:
     instrument = await context.services.db.transact(lambda uow: get_instrument(uow, order.con_id), readonly=True)
     state = STATUS_WORDS[order.status]
     if order.status is OrderStatus.PARTIALLY_FILLED:
-        state += f" {order.filled_quantity:,}/{order.quantity:,}"
+        state += f" {shares(order.filled_quantity)}/{shares(order.quantity)}"
     price = f" at {usd(order.average_price)}" if order.average_price is not None else ""
     return f"{headline(order.side, order.quantity, instrument.symbol, order.limit_price)}: {state}{price}"

@@ -55,6 +55,14 @@ async def test_buy_and_sell_from_the_chat_with_the_fill_pushed(trading_bot: BotD
     orders = await trading_bot.services.broker.trading.recent_orders(await _user_id(trading_bot, ALICE))
     assert [o.status for o in orders] == [OrderStatus.FILLED]  # one order, however many taps
 
+    held = (await chat.send("/portfolio"))[0]["text"]
+    assert "AAPL" in held and "10 @" in held and "10.000" not in held and "Equity:" in held and "Buying power:" in held
+    drawn = (await chat.send("/chart"))[0]
+    assert drawn["photo"] is not None
+    png = (await trading_bot.http.get(drawn["photo"])).content
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and int.from_bytes(png[16:20], "big") == 800  # 800 x 600
+    assert "Excess liquidity" in (await chat.send("/margin"))[0]["text"]
+
     sale = await chat.send("/sell AAPL all")
     assert "Sell 10 AAPL" in sale[0]["text"]
     await chat.press(sale[0], "Confirm")
@@ -62,6 +70,9 @@ async def test_buy_and_sell_from_the_chat_with_the_fill_pushed(trading_bot: BotD
     await chat.replies(0)
     listed = (await chat.send("/orders"))[0]["text"]
     assert "Recently ended" in listed and listed.count("Filled") == 2
+    assert "Realized:" in (await chat.send("/pnl"))[0]["text"]
+    moves = (await chat.send("/history"))[0]["text"]
+    assert "trade" in moves and "deposit" in moves
     await desk.assert_matches_simulator()
 
 
