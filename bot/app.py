@@ -40,9 +40,9 @@ def build_application(services: Services, token: str, base_url: str) -> OmnibotA
         .context_types(ContextTypes(context=BotContext))
         .defaults(Defaults(parse_mode=ParseMode.HTML))
         .concurrent_updates(True)
-        # Telegram's flood limits: at most 30 messages a second overall, and a 429 (RetryAfter) is waited out and
-        # the request sent again, for replies as for notifications.
-        .rate_limiter(AIORateLimiter(max_retries=5))
+        # Telegram's flood limits: about 30 messages a second overall. Aim a little under (the two clocks never
+        # agree to the millisecond), and a 429 (RetryAfter) is waited out and the request sent again.
+        .rate_limiter(AIORateLimiter(overall_max_rate=25, max_retries=5))
         .post_init(_post_init)
         .build()
     )

@@ -13,7 +13,8 @@ from .render import esc, usd
 
 _Explain = Callable[[Any], str]
 
-_TEXTS: dict[type[errors.DomainError], _Explain] = {
+_TEXTS: dict[type[errors.OmnibotError], _Explain] = {
+    errors.BrokerUnavailable: lambda e: "The connection to the broker is down right now. Please try again shortly.",
     errors.TwoFactorNotEnrolled: lambda e: "You need two-factor authentication first: send /2fa to set it up.",
     errors.InvalidCode: lambda e: (
         f"That code is wrong or was already used. {e.attempts_left} attempts left before a lock."
@@ -39,7 +40,7 @@ _TEXTS: dict[type[errors.DomainError], _Explain] = {
 }
 
 
-def explain(error: errors.DomainError) -> str:
+def explain(error: errors.DomainError | errors.BrokerUnavailable) -> str:
     for kind in type(error).__mro__:
         text = _TEXTS.get(kind)
         if text is not None:

@@ -13,7 +13,7 @@ from typing import Any
 from telegram import Update
 from telegram.error import TelegramError
 
-from core.errors import DomainError
+from core.errors import BrokerUnavailable, DomainError
 from core.users import UserRecord
 
 from .access import Access, allows, user_of
@@ -40,7 +40,7 @@ def guarded(access: Access, handler: Handler) -> Callback:
             return
         try:
             await handler(update, context, user)
-        except DomainError as refused:
+        except (DomainError, BrokerUnavailable) as refused:  # the broker being away is news, not a fault
             await reply(update, explain(refused))
 
     return run

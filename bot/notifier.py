@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import time
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -36,14 +37,16 @@ ORDER_MESSAGES: Table = OrderMessage.__table__  # type: ignore[assignment]
 BLOCKED: Table = BlockedChat.__table__  # type: ignore[assignment]
 USERS: Table = User.__table__  # type: ignore[assignment]
 CLAIM = timedelta(seconds=60)
+CHAT_INTERVAL = 1.0  # seconds between messages to one chat (Telegram: about one a second)
 URGENT = or_(OUTBOX.c.topic.like("order.%"), OUTBOX.c.topic.like("margin.%"), OUTBOX.c.topic.like("security.%"))
 PUSHED = {"order.filled", "order.rejected", "order.expired", "order.cancelled"}  # a message of its own
 
 
 class Notifier:
-    def __init__(self, services: Services, bot: Bot, *, batch: int = 50, idle_seconds: float = 0.2) -> None:
+    def __init__(self, services: Services, bot: Bot, *, batch: int = 500, idle_seconds: float = 0.2) -> None:
         self._services, self._bot, self._batch, self._idle = services, bot, batch, idle_seconds
         self._task: asyncio.Task[None] | None = None
+        self._next_send: dict[int, float] = {}  # chat -> when it may be written to again (monotonic seconds)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="notifier")
@@ -55,13 +58,29 @@ class Notifier:
                 await self._task
 
     async def deliver_due(self) -> int:
-        """Send what is waiting, one claimed batch; how many messages were handled."""
-        claimed = await self._services.db.transact(self._claim)
+        """Send what is waiting, one claimed batch; how many messages were handled. A chat written to less than
+        a second ago waits (with the rest of its messages, in order) for a later round: one busy chat never
+        holds up the others, and no chat gets more than Telegram's one message a second."""
+        db = self._services.db
+        claimed = await db.transact(self._claim)
+        owners = {UUID(m["payload"]["owner_id"]) for m in claimed if m["payload"].get("owner_id")}
+        chats = await db.transact(lambda uow: _reachable_chats(uow, owners), readonly=True)
+        now, busy, later, nobody = time.monotonic(), set(), [], []
+        sending: list[tuple[dict[str, Any], int]] = []
         for message in claimed:
-            delivered = await self._deliver(message)
-            if delivered:
-                await self._services.db.transact(functools.partial(_processed, message_id=message["id"]))
-        return len(claimed)
+            chat_id = chats.get(message["payload"].get("owner_id", ""))
+            if chat_id is None:
+                nobody.append(message["id"])  # no investor we can write to (admins' topics: the admin chat)
+            elif chat_id in busy or self._next_send.get(chat_id, 0.0) > now:
+                busy.add(chat_id)  # this round has its message, or it had one less than a second ago
+                later.append(message["id"])
+            else:
+                busy.add(chat_id)
+                sending.append((message, chat_id))
+        delivered = await asyncio.gather(*(self._deliver(message, chat_id) for message, chat_id in sending))
+        done = nobody + [message["id"] for (message, _chat), ok in zip(sending, delivered, strict=True) if ok]
+        await db.transact(functools.partial(_settle, done=done, later=later))
+        return len(done)
 
     async def _run(self) -> None:
         while True:
@@ -88,18 +107,18 @@ class Notifier:
             await uow.connection.execute(update(OUTBOX).where(OUTBOX.c.id.in_(ids)).values(claimed_until=now + CLAIM))
         return rows
 
-    async def _deliver(self, message: dict[str, Any]) -> bool:
+    async def _deliver(self, message: dict[str, Any], chat_id: int) -> bool:
         """Send one message; False to leave it for a later attempt."""
         payload, topic = message["payload"], message["topic"]
-        owner = payload.get("owner_id")
-        chat_id = owner and await self._services.db.transact(lambda uow: _reachable_chat(uow, owner), readonly=True)
-        if not chat_id:
-            return True  # not for an investor we can write to (the admins' topics come with the admin chat)
         try:
             if topic.startswith("order."):
-                await self._order_step(chat_id, topic, payload)
+                sends = await self._order_step(chat_id, topic, payload)
             elif topic == "margin.maintenance_breach":
                 await self._bot.send_message(chat_id, _breach(payload))
+                sends = 1
+            else:
+                sends = 0
+            self._next_send[chat_id] = time.monotonic() + CHAT_INTERVAL * sends
         except Forbidden:
             await self._services.db.transact(lambda uow: _blocked(uow, chat_id))
         except RetryAfter:
@@ -108,14 +127,19 @@ class Notifier:
             log.warning("notifier: %s for outbox message %s not delivered: %s", topic, message["id"], exc)
         return True
 
-    async def _order_step(self, chat_id: int, topic: str, payload: dict[str, Any]) -> None:
+    async def _order_step(self, chat_id: int, topic: str, payload: dict[str, Any]) -> int:
+        """Edit the order's message and, for a fill or an end, send one of its own; the messages sent."""
+        sends = 0
         instrument = await self._services.db.transact(lambda uow: get_instrument(uow, payload["con_id"]), readonly=True)
         shown = await self._services.db.transact(lambda uow: _order_message(uow, payload["order_id"]), readonly=True)
         if shown is not None:
             with contextlib.suppress(BadRequest):  # the same text again ("not modified"), or the message is gone
+                sends += 1
                 await self._bot.edit_message_text(status_text(payload, instrument.symbol), shown[0], shown[1])
         if topic in PUSHED:
+            sends += 1
             await self._bot.send_message(chat_id, _pushed(topic, payload, instrument.symbol))
+        return sends
 
 
 def _pushed(topic: str, payload: dict[str, Any], symbol: str) -> str:
@@ -140,14 +164,16 @@ def _breach(payload: dict[str, Any]) -> str:
     )
 
 
-async def _reachable_chat(uow: UnitOfWork, owner_id: str) -> int | None:
+async def _reachable_chats(uow: UnitOfWork, owners: set[UUID]) -> dict[str, int]:
+    """Each owner's Telegram chat (by the owner's id as the outbox writes it), leaving out who blocked the bot."""
+    if not owners:
+        return {}
     query = (
-        select(USERS.c.telegram_id)
+        select(USERS.c.id, USERS.c.telegram_id)
         .outerjoin(BLOCKED, BLOCKED.c.telegram_id == USERS.c.telegram_id)
-        .where(USERS.c.id == UUID(owner_id), BLOCKED.c.telegram_id.is_(None))
+        .where(USERS.c.id.in_(owners), BLOCKED.c.telegram_id.is_(None))
     )
-    found: int | None = (await uow.connection.execute(query)).scalar_one_or_none()
-    return found
+    return {str(row.id): row.telegram_id for row in await uow.connection.execute(query)}
 
 
 async def _order_message(uow: UnitOfWork, order_id: str) -> tuple[int, int] | None:
@@ -162,8 +188,12 @@ async def _blocked(uow: UnitOfWork, telegram_id: int) -> None:
     await uow.connection.execute(insert(BLOCKED).values(telegram_id=telegram_id, blocked_at=uow.clock.now()))
 
 
-async def _processed(uow: UnitOfWork, message_id: int) -> None:
-    await uow.connection.execute(update(OUTBOX).where(OUTBOX.c.id == message_id).values(processed_at=uow.clock.now()))
+async def _settle(uow: UnitOfWork, done: list[int], later: list[int]) -> None:
+    """Mark what was delivered, and give back the claim on what waits for a later round."""
+    if done:
+        await uow.connection.execute(update(OUTBOX).where(OUTBOX.c.id.in_(done)).values(processed_at=uow.clock.now()))
+    if later:
+        await uow.connection.execute(update(OUTBOX).where(OUTBOX.c.id.in_(later)).values(claimed_until=None))
 
 
 async def unblocked(uow: UnitOfWork, telegram_id: int) -> None:
