@@ -41,7 +41,8 @@ class Emulator:
         return f"http://127.0.0.1:{self.port}"
 
     async def start(self, host: str = "127.0.0.1", port: int = 8088) -> None:
-        self._runner = web.AppRunner(self.app, access_log=None)
+        # Long polls (the bot's getUpdates, the page's chat reads) are cut short at shutdown, not waited for.
+        self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
         await site.start()
