@@ -32,7 +32,11 @@ def allows(access: Access, user: UserRecord | None) -> bool:
 
 
 async def user_of(update: Update, context: BotContext) -> UserRecord | None:
-    """The platform's user behind the update, or None when this Telegram user never sent /start."""
+    """The platform's user behind the update, or None when this Telegram user never sent /start. The gate's
+    look-up is used again by the update's handler."""
+    seen = context.omnibot.users_by_update
+    if update.update_id in seen:
+        return seen.pop(update.update_id)
     sender = update.effective_user
     if sender is None:
         return None

@@ -4,22 +4,31 @@ so figures can be drawn in worker threads, off the event loop). One style for al
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
 
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.dates import date2num
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from ledger.portfolio import Valuation
 
-SIZE = (8, 6)  # inches, at 100 dpi: 800 x 600, sharp on a phone
+SIZE = (8, 10)  # inches, at 100 dpi: 800 x 1000, sharp on a phone held upright
 COLORS = ["#2f6fb0", "#e08a2c", "#3d9a5b", "#c44e52", "#8172b2", "#937860", "#da8bc3", "#8c8c8c", "#ccb974"]
 GAIN, LOSS = "#3d9a5b", "#c44e52"
 
 
-def portfolio_chart(valuation: Valuation) -> bytes:
-    """Allocation (cash and each position, at market) as a donut, beside each position's unrealized P&L."""
+def portfolio_chart(valuation: Valuation, curve: Sequence[tuple[date, Decimal]]) -> bytes:
+    """The equity curve above; below, the allocation (cash and each position, at market) as a donut beside each
+    position's unrealized P&L."""
     figure = Figure(figsize=SIZE, dpi=100)
     FigureCanvasAgg(figure)
-    donut, bars = figure.subplots(1, 2, gridspec_kw={"width_ratios": [1.1, 1]})
+    grid = figure.add_gridspec(2, 2, height_ratios=[1, 1.1], width_ratios=[1.1, 1])
+    _equity(figure.add_subplot(grid[0, :]), curve)
+    donut, bars = figure.add_subplot(grid[1, 0]), figure.add_subplot(grid[1, 1])
     labels = [v.holding.symbol for v in valuation.holdings]
     values = [float(v.value) for v in valuation.holdings]
     if valuation.book.cash > 0:
@@ -32,6 +41,7 @@ def portfolio_chart(valuation: Valuation) -> bytes:
             colors=COLORS[: len(values)],
             autopct=lambda pct: f"{pct:.0f}%" if pct >= 4 else "",
             startangle=90,
+            pctdistance=0.79,  # on the ring
             counterclock=False,
             wedgeprops={"width": 0.42, "edgecolor": "white"},
             textprops={"fontsize": 12},
@@ -50,6 +60,27 @@ def portfolio_chart(valuation: Valuation) -> bytes:
         bars.spines[side].set_visible(False)
     figure.tight_layout()
     return _png(figure)
+
+
+def _equity(axes: Axes, curve: Sequence[tuple[date, Decimal]]) -> None:
+    axes.set_title("Equity ($)", fontsize=14)
+    if len(curve) < 2:
+        axes.text(0.5, 0.5, "Your equity curve starts today:\nit grows a point each trading day.", ha="center",
+                  va="center", fontsize=13, transform=axes.transAxes)  # fmt: skip
+        axes.set_axis_off()
+        return
+    days = date2num([day for day, _ in curve])  # type: ignore[no-untyped-call]  # matplotlib's own, untyped
+    values = [float(value) for _, value in curve]
+    axes.xaxis_date()
+    axes.plot(days, values, color=COLORS[0], linewidth=2.2)
+    axes.fill_between(days, values, min(values), color=COLORS[0], alpha=0.12)
+    axes.tick_params(labelsize=11)
+    axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _position: f"{value:,.0f}"))
+    figure = axes.get_figure()
+    if figure is not None:
+        figure.autofmt_xdate()
+    for side in ("top", "right"):
+        axes.spines[side].set_visible(False)
 
 
 def _png(figure: Figure) -> bytes:

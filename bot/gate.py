@@ -34,6 +34,7 @@ class Gate:
                 await _refuse(update, "You are sending messages too fast. Please wait a minute and try again.")
             raise ApplicationHandlerStop
         user = await user_of(update, context)
+        context.omnibot.remember_user(update.update_id, user)
         if user is None:
             text = update.message.text if update.message and update.message.text else ""
             if not text.startswith(OPEN_TO_STRANGERS):

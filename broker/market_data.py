@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -29,10 +30,15 @@ class _Stream:
 
 
 class MarketData:
-    def __init__(self, connection: IBConnection, clock: Clock, *, snapshot_timeout: float = 11) -> None:
+    def __init__(
+        self, connection: IBConnection, clock: Clock, *, snapshot_timeout: float = 11, fresh_seconds: float = 1.0
+    ) -> None:
         self._connection, self._clock, self._snapshot_timeout = connection, clock, snapshot_timeout
+        self._fresh_seconds = fresh_seconds
         self._contracts: dict[str, Contract | None] = {}
         self._streams: dict[int, _Stream] = {}
+        self._snapshots: dict[int, tuple[float, Quote]] = {}  # con_id -> (when, monotonic seconds; the quote)
+        self._asking: dict[int, asyncio.Task[Quote]] = {}
         connection.market_data_resubscribe = self._resubscribe
 
     async def qualify(self, symbol: str) -> Contract | None:
@@ -55,7 +61,24 @@ class MarketData:
         return self._contracts[key]
 
     async def quote(self, con_id: int) -> Quote:
-        """A snapshot: bid, ask, last and close as IB has them now."""
+        """Bid, ask, last and close as IB has them now: from the instrument's stream when one is open, else a
+        snapshot. A snapshot younger than `fresh_seconds` is shared, and so is one being asked for: a hundred
+        investors buying the same share at once make one request to IB, not a hundred (IB paces messages)."""
+        stream = self._streams.get(con_id)
+        if stream is not None and not math.isnan(stream.ticker.marketPrice()):
+            return self._quote_of(stream.ticker)
+        taken, known = self._snapshots.get(con_id, (0.0, None))
+        if known is not None and time.monotonic() - taken < self._fresh_seconds:
+            return known
+        asking = self._asking.get(con_id)
+        if asking is None:
+            asking = self._asking[con_id] = asyncio.create_task(self._snapshot(con_id))
+            asking.add_done_callback(lambda _done: self._asking.pop(con_id, None))
+        quote = await asyncio.shield(asking)
+        self._snapshots[con_id] = (time.monotonic(), quote)
+        return quote
+
+    async def _snapshot(self, con_id: int) -> Quote:
         await self._connection.wait_ready()
         contract = Stock(conId=con_id, exchange="SMART", currency="USD")
         try:

@@ -188,7 +188,8 @@ async def collecting_block(
     limit: Decimal | None,
     now: datetime,
 ) -> BlockRecord | None:
-    """A block of this kind still collecting orders (its window open, not yet routed), locked."""
+    """A block of this kind still collecting orders (its window open, not yet routed), share-locked: orders
+    join it side by side, while the router, which locks it for update to route it, waits for them to commit."""
     query = select(BLOCKS).where(
         BLOCKS.c.con_id == con_id,
         BLOCKS.c.side == side.value,
@@ -199,7 +200,8 @@ async def collecting_block(
         BLOCKS.c.routed_at.is_(None),
         BLOCKS.c.route_at > now,
     )
-    row = (await uow.connection.execute(query.order_by(BLOCKS.c.route_at).limit(1).with_for_update())).first()
+    collecting = query.order_by(BLOCKS.c.route_at).limit(1).with_for_update(read=True)
+    row = (await uow.connection.execute(collecting)).first()
     return None if row is None else _block(row)
 
 

@@ -36,7 +36,7 @@ from core.errors import (
 from core.users import UserStatus
 from ledger.accounts import AccountKind, Asset
 from ledger.credit import extend_credit
-from ledger.instruments import InstrumentRecord, save_instrument
+from ledger.instruments import InstrumentRecord, ensure_instrument
 from ledger.money import CENT, ZERO, product
 from ledger.service import get_hold, open_account, place_hold
 
@@ -158,7 +158,7 @@ class Trading:
             raise OrderTooLarge(notional.quantize(Decimal("0.01")), settings.trading_max_order_notional)
         if checked.limit is not None:
             check_collar(checked.limit, checked.quote.last or checked.quote.close, settings.trading_price_collar_pct)
-        await save_instrument(uow, _instrument(checked.contract))
+        await ensure_instrument(uow, _instrument(checked.contract))
 
         order_id = uow.ids.new_id()
         hold = await self._hold(uow, order_id, checked)
@@ -244,9 +244,7 @@ class Trading:
             uow, checked.contract.con_id, request.side, order_type, request.tif, checked.limit, now
         )
         if block is not None:
-            block = replace(block, quantity=block.quantity + checked.quantity, updated_at=now)
-            await store.save_block(uow, block)
-            return block
+            return block  # its quantity is counted when it is routed (see Router._claim_due)
         block = BlockRecord(
             id=uow.ids.new_id(),
             con_id=checked.contract.con_id,
@@ -283,13 +281,10 @@ class Trading:
             raise OrderNotCancellable(order.id, order.status.value)
         if order.cancel_requested_at is not None:
             return order, order.block_id
+        # Locked: the router cannot route the block between this look at it and the commit.
         block = await store.block_by_id(uow, order.block_id, lock=True) if order.block_id else None
-        if block is None or block.routed_at is None:
+        if block is None or block.routed_at is None:  # it leaves the block; the router counts only live orders
             await end_orders(uow, [order], OrderStatus.CANCELLED, "cancelled by the investor")
-            if block is not None:
-                left = block.quantity - order.quantity
-                status = OrderStatus.CANCELLED if left == 0 else block.status
-                await store.save_block(uow, replace(block, quantity=left, status=status, updated_at=uow.clock.now()))
             return replace(order, status=OrderStatus.CANCELLED), None
         requested = replace(order, cancel_requested_at=uow.clock.now())
         await store.save_orders(uow, [requested])

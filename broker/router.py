@@ -94,9 +94,16 @@ class Router:
         return blocks
 
     async def _claim_due(self, uow: UnitOfWork) -> list[BlockRecord]:
-        claimed = []
-        for block in await store.blocks_due(uow, uow.clock.now()):
-            routed = replace(block, routed_at=uow.clock.now(), updated_at=uow.clock.now())
+        """Mark the due blocks routed, each asking IB for what its live orders want; a block that every order
+        left before routing ends cancelled, and nothing is sent."""
+        claimed, now = [], uow.clock.now()
+        for block in await store.blocks_due(uow, now):
+            live = [o for o in await store.orders_of_block(uow, block.id) if o.status.is_live]
+            quantity = sum((o.quantity for o in live), ZERO)
+            if not quantity:
+                await store.save_block(uow, replace(block, status=OrderStatus.CANCELLED, updated_at=now))
+                continue
+            routed = replace(block, quantity=quantity, routed_at=now, updated_at=now)
             await store.save_block(uow, routed)
             claimed.append(routed)
         return claimed

@@ -36,21 +36,25 @@ async def insert_rows(uow: UnitOfWork, table: Table, rows: Sequence[Row], *, ign
     await uow.connection.execute(statement, list(rows))
 
 
-async def upsert_rows(uow: UnitOfWork, table: Table, rows: Sequence[Row], *, key: str) -> None:
-    """Insert the rows, or where one with the same `key` exists, overwrite its other columns."""
+async def upsert_rows(uow: UnitOfWork, table: Table, rows: Sequence[Row], *, key: str | tuple[str, ...]) -> None:
+    """Insert the rows, or where one with the same `key` (a column, or several) exists, overwrite its other
+    columns."""
     if not rows:
         return
+    keys = (key,) if isinstance(key, str) else key
     columns = tuple(rows[0])
-    others = [column for column in columns if column != key]
+    others = [column for column in columns if column not in keys]
     if uow.dialect == "postgresql":
-        assignments = ", ".join(f"{name} = EXCLUDED.{name}" for name in _quoted(uow.connection.dialect, tuple(others)))
         dialect = uow.connection.dialect
-        sql = _pg_insert(dialect, table, columns, f"ON CONFLICT ({key}) DO UPDATE SET {assignments}")
-        await uow.connection.execute(sql, _arrays(dialect, table, columns, rows))
+        assignments = ", ".join(f"{name} = EXCLUDED.{name}" for name in _quoted(dialect, tuple(others)))
+        conflict = f"ON CONFLICT ({', '.join(_quoted(dialect, keys))}) DO UPDATE SET {assignments}"
+        await uow.connection.execute(
+            _pg_insert(dialect, table, columns, conflict), _arrays(dialect, table, columns, rows)
+        )
         return
     statement = dialect_insert(uow, table)
     statement = statement.on_conflict_do_update(
-        index_elements=[table.c[key]], set_={column: statement.excluded[column] for column in others}
+        index_elements=[table.c[name] for name in keys], set_={column: statement.excluded[column] for column in others}
     )
     await uow.connection.execute(statement, list(rows))
 

@@ -33,6 +33,13 @@ async def save_instrument(uow: UnitOfWork, instrument: InstrumentRecord) -> None
     await uow.session.execute(statement.on_conflict_do_update(index_elements=[INSTRUMENTS.c.con_id], set_=changes))
 
 
+async def ensure_instrument(uow: UnitOfWork, instrument: InstrumentRecord) -> None:
+    """Record the instrument if it is new; one already known is left as it is, and not locked (every order
+    records its instrument: an update would make all orders in one share wait on each other)."""
+    values = asdict(instrument) | {"updated_at": uow.clock.now()}
+    await uow.session.execute(dialect_insert(uow, INSTRUMENTS).values(**values).on_conflict_do_nothing())
+
+
 async def get_instrument(uow: UnitOfWork, con_id: int) -> InstrumentRecord:
     row = (await uow.session.execute(select(INSTRUMENTS).where(INSTRUMENTS.c.con_id == con_id))).one_or_none()
     if row is None:

@@ -121,3 +121,14 @@ class PendingSettlement(Base):
     amount: Mapped[Decimal] = mapped_column(Amount)
     settles_on: Mapped[date] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class NavPoint(Base):
+    """An investor's equity (cash plus positions at market) as last valued on a trading day: the equity curve."""
+
+    __tablename__ = "nav_history"
+
+    owner_id: Mapped[UUID] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    equity: Mapped[Decimal] = mapped_column(Amount)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

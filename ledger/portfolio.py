@@ -13,16 +13,20 @@ from datetime import date
 from decimal import Decimal
 from uuid import UUID
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 
+from core.bulk import upsert_rows
 from core.db import UnitOfWork
 
 from .accounts import AccountKind, Asset
 from .instruments import INSTRUMENTS
+from .models import NavPoint
 from .money import ZERO, round_cash
 from .service import open_account
 from .settlement import unsettled_cash
 from .store import ACCOUNTS, POSITIONS
+
+NAV: Table = NavPoint.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -118,3 +122,14 @@ def _valued(holding: Holding, mark: Mark | None) -> ValuedHolding:
     pct = (unrealized / holding.cost_basis * 100).quantize(Decimal("0.01")) if holding.cost_basis else None
     day = round_cash((mark.last - mark.close) * holding.quantity) if mark.close else None
     return ValuedHolding(holding, mark, value, unrealized, pct, day)
+
+
+async def record_equity(uow: UnitOfWork, owner_id: UUID, day: date, equity: Decimal) -> None:
+    """Keep the day's latest valuation: a point of the equity curve."""
+    row = {"owner_id": owner_id, "day": day, "equity": equity, "updated_at": uow.clock.now()}
+    await upsert_rows(uow, NAV, [row], key=("owner_id", "day"))
+
+
+async def equity_curve(uow: UnitOfWork, owner_id: UUID, since: date) -> list[tuple[date, Decimal]]:
+    query = select(NAV.c.day, NAV.c.equity).where(NAV.c.owner_id == owner_id, NAV.c.day >= since).order_by(NAV.c.day)
+    return [(row.day, row.equity) for row in await uow.connection.execute(query)]

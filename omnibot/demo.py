@@ -19,7 +19,7 @@ from bot.emulator.server import Emulator
 from broker.sim.gateway import GatewaySimulator
 from core import onboarding, two_factor, user_service
 from core.config import Settings
-from core.crypto import generate_key
+from core.crypto import FieldCipher, generate_key
 from core.db import UnitOfWork
 from core.users import Role, UserStatus
 from ledger import operations
@@ -74,20 +74,20 @@ async def demo(port: int, database: Path, stop: asyncio.Event | None = None) -> 
 async def _demo_users(uow: UnitOfWork, platform: Platform) -> str:
     """The demo investor (onboarded, enrolled, with a sandbox deposit) and the demo admin; the investor's secret."""
     cipher, settings = platform.field_cipher(), platform.settings
-    investor = await _open_account(uow, platform, INVESTOR, "Demo Investor", "investor@example.com")
+    investor = await open_account(uow, cipher, INVESTOR, "Demo Investor", "investor@example.com")
     enrolment = await two_factor.begin_enrolment(uow, cipher, settings, investor, "demo-investor")
     code = pyotp.TOTP(enrolment.secret).at(uow.clock.now())
     await two_factor.confirm_enrolment(uow, cipher, settings, investor, code)
     await operations.deposit(uow, investor, DEPOSIT, key="demo/sandbox-deposit", memo="sandbox deposit")
-    admin = await _open_account(uow, platform, ADMIN, "Demo Admin", "admin@example.com")
+    admin = await open_account(uow, cipher, ADMIN, "Demo Admin", "admin@example.com")
     await user_service.set_role(uow, admin, Role.ADMIN)
     return enrolment.secret
 
 
-async def _open_account(uow: UnitOfWork, platform: Platform, telegram_id: int, name: str, email: str) -> UUID:
+async def open_account(uow: UnitOfWork, cipher: FieldCipher, telegram_id: int, name: str, email: str) -> UUID:
+    """An account opened through onboarding's own steps, as if typed in the chat (approved at once)."""
     progress = await onboarding.begin(uow, telegram_id)
     user_id = progress.user.id
-    cipher = platform.field_cipher()
     await onboarding.accept_terms(uow, user_id)
     for answer in (name, email, "US", "some", "medium", "some"):
         await onboarding.answer(uow, cipher, user_id, answer, auto_approve=True)

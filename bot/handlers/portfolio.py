@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from decimal import Decimal
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -13,7 +14,7 @@ from core.calendar import trade_date
 from core.db import UnitOfWork
 from core.users import UserRecord
 from ledger.instruments import get_instrument
-from ledger.portfolio import Book, Mark, Valuation, book, valuation
+from ledger.portfolio import Book, Mark, Valuation, book, equity_curve, record_equity, valuation
 from ledger.statement import statement
 
 from .. import charts
@@ -102,7 +103,9 @@ async def chart(update: Update, context: BotContext, user: UserRecord | None) ->
     """Allocation and P&L per position, as an image."""
     assert user is not None
     now = await _valued(context, user)
-    image = await asyncio.to_thread(charts.portfolio_chart, now)  # drawing takes CPU: off the event loop
+    since = trade_date(context.services.clock.now()) - timedelta(days=365)
+    curve = await context.services.db.transact(lambda uow: equity_curve(uow, user.id, since), readonly=True)
+    image = await asyncio.to_thread(charts.portfolio_chart, now, curve)  # drawing takes CPU: off the event loop
     await context.bot.send_photo(user.telegram_id, image, caption=f"Equity {usd(now.equity)}")
 
 
@@ -137,7 +140,10 @@ async def _valued(context: BotContext, user: UserRecord) -> Valuation:
         for h, q in zip(held.holdings, quotes, strict=True)
         if q.last or q.close
     }
-    return valuation(held, marks)
+    now = valuation(held, marks)
+    # Each valuation is the day's point of the equity curve (until a daily job values every account).
+    await services.db.transact(lambda uow: record_equity(uow, user.id, today, now.equity))
+    return now
 
 
 async def _margin(context: BotContext, user: UserRecord, now: Valuation) -> MarginFigures:

@@ -4,6 +4,7 @@ second tap, an old preview or another user's press places nothing."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -14,7 +15,7 @@ from bot.models import OrderMessage
 from broker.order_states import OrderSide, TimeInForce
 from broker.orders import OrderRequest
 from core import pending_actions, two_factor
-from core.errors import InsufficientShares, NotTradable, SessionLocked
+from core.errors import InsufficientShares, NotTradable, SessionLocked, TwoFactorNotEnrolled
 from core.users import UserRecord
 from ledger.accounts import AccountKind, Asset
 from ledger.service import open_account
@@ -78,13 +79,15 @@ async def on_confirm(update: Update, context: BotContext, user: UserRecord | Non
         await context.bot.send_message(user.telegram_id, "Cancelled. Nothing was sent.")
         return
     action = await services.db.transact(lambda uow: pending_actions.take(uow, token, user.id, "order"))
-    await query.answer("Sending your order")
     payload = action.payload
     request = OrderRequest(
         user.id, f"bot/{token}", payload["symbol"], OrderSide(payload["side"]), payload["quantity"],
         payload["limit"], TimeInForce(payload["tif"]),
     )  # fmt: skip
-    order = await services.broker.trading.place_order(request)
+    # The order goes out without waiting for Telegram to take the answer to the tap.
+    order, _answered = await asyncio.gather(
+        services.broker.trading.place_order(request), query.answer("Sending your order")
+    )
     chat_id, message_id = query.message.chat.id, query.message.message_id
     await services.db.transact(lambda uow: _remember(uow, order.id, chat_id, message_id))
     text = headline(order.side, order.quantity, payload["symbol"], order.limit_price)
@@ -101,6 +104,8 @@ async def _order(update: Update, context: BotContext, user: UserRecord, args: Or
         await _ask(context, user, f"How many {esc(args.symbol)} shares?", args, QUANTITIES)
         return
     services = context.services
+    if not await services.db.transact(lambda uow: two_factor.is_enrolled(uow, user.id), readonly=True):
+        raise TwoFactorNotEnrolled(user.id)  # no code to ask for: two-factor comes first
     try:
         await services.db.transact(lambda uow: two_factor.require_session(uow, user.id), readonly=True)
     except SessionLocked as locked:

@@ -60,7 +60,7 @@ async def test_buy_and_sell_from_the_chat_with_the_fill_pushed(trading_bot: BotD
     drawn = (await chat.send("/chart"))[0]
     assert drawn["photo"] is not None
     png = (await trading_bot.http.get(drawn["photo"])).content
-    assert png[:8] == b"\x89PNG\r\n\x1a\n" and int.from_bytes(png[16:20], "big") == 800  # 800 x 600
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and int.from_bytes(png[16:20], "big") == 800  # 800 x 1000
     assert "Excess liquidity" in (await chat.send("/margin"))[0]["text"]
 
     sale = await chat.send("/sell AAPL all")
@@ -93,6 +93,12 @@ async def test_buttons_that_must_place_nothing(trading_bot: BotDesk) -> None:
     cancelled = (await alice.send("/buy AAPL 1"))[0]
     assert "Cancelled. Nothing was sent." in (await alice.press(cancelled, "Cancel"))[-1]["text"]
     assert not await trading_bot.services.broker.trading.recent_orders(await _user_id(trading_bot, ALICE))
+
+
+async def test_trading_needs_two_factor_first(trading_bot: BotDesk) -> None:
+    chat = trading_bot.chat(ALICE)
+    await onboard(chat)
+    assert "/2fa" in (await chat.send("/buy AAPL 1"))[0]["text"]
 
 
 async def test_guided_buy_and_refusals_in_words(trading_bot: BotDesk) -> None:
