@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.ledger
 	$(BIN)/python -m bench.broker
 	$(BIN)/python -m bench.blocks
+	$(BIN)/python -m bench.bot
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .demo
