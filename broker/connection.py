@@ -71,6 +71,7 @@ class IBConnection:
         self._subscribers: list[Subscriber] = []
         self._outbox: asyncio.Queue[BrokerEvent] = asyncio.Queue()
         self._trades: dict[str, Trade] = {}  # by order_ref
+        self._sending: dict[str, asyncio.Future[int]] = {}  # placements under way, by order_ref
         self._translator = EventTranslator(
             self._outbox.put_nowait,
             clock,
@@ -195,9 +196,17 @@ class IBConnection:
         return self._trades.get(order_ref)
 
     async def place(self, ticket: OrderTicket) -> int:
-        """Send the order unless IB already has one with this order_ref (after a crash, say); IB's order id."""
+        """Send the order unless IB already has one with this order_ref (after a crash, say); IB's order id.
+        Two calls for one order_ref at once (the router resuming while a block goes out) send it once."""
         if existing := self.find_trade(ticket.order_ref):
             return int(existing.order.orderId)
+        sending = self._sending.get(ticket.order_ref)
+        if sending is None:
+            sending = self._sending[ticket.order_ref] = asyncio.ensure_future(self._place(ticket))
+            sending.add_done_callback(lambda _done: self._sending.pop(ticket.order_ref, None))
+        return await asyncio.shield(sending)
+
+    async def _place(self, ticket: OrderTicket) -> int:
         await self.wait_ready()
         order: Order
         common: dict[str, Any] = {"orderRef": ticket.order_ref, "tif": ticket.tif, "account": self.account}

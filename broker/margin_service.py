@@ -74,9 +74,9 @@ async def margin_account(uow: UnitOfWork, owner_id: UUID, marks: Mapping[int, De
     ]
     # A margin loan is cash below zero (ledger/credit.py); the calculator sees it as a loan beside cash.
     loan = max(ZERO, -cash.balance)
-    return MarginAccount(
-        await account_type(uow, owner_id), cash.balance + loan, cash.held, loan, holdings, await house_lending(uow)
-    )
+    kind = await account_type(uow, owner_id)
+    lent = await house_lending(uow) if kind is AccountType.MARGIN else ZERO  # a cash account never borrows
+    return MarginAccount(kind, cash.balance + loan, cash.held, loan, holdings, lent)
 
 
 async def watch_maintenance(

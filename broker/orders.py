@@ -9,7 +9,7 @@ so no database lock waits on the network.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
@@ -95,9 +95,18 @@ class _Checked:
 
 class Trading:
     def __init__(
-        self, db: Database, market: Market, settings: Settings, *, wake_router: Callable[[], None] = lambda: None
+        self,
+        db: Database,
+        market: Market,
+        settings: Settings,
+        *,
+        wake_router: Callable[[], None] = lambda: None,
+        send_block: Callable[[BlockRecord], Awaitable[None]] | None = None,
     ) -> None:
         self._db, self._market, self._settings, self._wake_router = db, market, settings, wake_router
+        # With no block window, an order's block is routed in the order's own transaction and sent at once,
+        # without waiting for the router's next round.
+        self._send_block = send_block if settings.trading_block_window_ms == 0 else None
 
     async def place_order(self, request: OrderRequest) -> OrderRecord:
         existing = await self._db.transact(
@@ -106,8 +115,11 @@ class Trading:
         if existing is not None:
             return _same_request(existing, request)
         checked = await self._checked(request)
-        order = await self._db.transact(lambda uow: self._place(uow, checked))
-        self._wake_router()
+        order, block = await self._db.transact(lambda uow: self._place(uow, checked))
+        if block is not None and self._send_block is not None:
+            await self._send_block(block)
+        else:
+            self._wake_router()
         return order
 
     async def preview(self, request: OrderRequest) -> OrderPreview:
@@ -118,7 +130,7 @@ class Trading:
         async with self._db.unit_of_work() as uow:  # never committed
             policy = await margin_service.policy(uow, self._settings)
             before = figures(await margin_service.margin_account(uow, request.owner_id, marks), policy)
-            order = await self._place(uow, checked)
+            order, _block = await self._place(uow, checked)
             assert order.hold_id is not None
             held = (await get_hold(uow, order.hold_id)).amount
             after = figures(await margin_service.margin_account(uow, request.owner_id, marks), policy)
@@ -147,11 +159,12 @@ class Trading:
         reference = limit if limit is not None else reference_price(quote, request.side, contract.symbol)
         return _Checked(request, contract, quote, quantity, limit, reference)
 
-    async def _place(self, uow: UnitOfWork, checked: _Checked) -> OrderRecord:
+    async def _place(self, uow: UnitOfWork, checked: _Checked) -> tuple[OrderRecord, BlockRecord | None]:
+        """The order, and its block when the block is to be sent at once (routed at birth)."""
         request, settings, now = checked.request, self._settings, uow.clock.now()
         existing = await store.order_by_key(uow, request.owner_id, request.client_key)
         if existing is not None:  # a concurrent delivery of the same request got here first
-            return _same_request(existing, request)
+            return _same_request(existing, request), None
         await self._check_investor(uow, request.owner_id, checked.contract)
         notional = product(checked.quantity, checked.reference)
         if notional > settings.trading_max_order_notional:
@@ -186,7 +199,7 @@ class Trading:
             updated_at=now,
         )
         await store.insert_order(uow, order)
-        return order
+        return order, block if block.routed_at is not None else None
 
     async def _check_investor(self, uow: UnitOfWork, owner_id: UUID, contract: Contract) -> None:
         user = await user_service.get_user(uow, owner_id)
@@ -245,6 +258,7 @@ class Trading:
         )
         if block is not None:
             return block  # its quantity is counted when it is routed (see Router._claim_due)
+        born_routed = self._send_block is not None
         block = BlockRecord(
             id=uow.ids.new_id(),
             con_id=checked.contract.con_id,
@@ -258,7 +272,7 @@ class Trading:
             filled_gross=ZERO,
             executions=0,
             route_at=now + timedelta(milliseconds=self._settings.trading_block_window_ms),
-            routed_at=None,
+            routed_at=now if born_routed else None,
             ib_order_id=None,
             perm_id=None,
             reason="",

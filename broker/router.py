@@ -108,6 +108,10 @@ class Router:
             claimed.append(routed)
         return claimed
 
+    async def send(self, block: BlockRecord) -> None:
+        """Send a block already marked routed in the database (claimed at birth, when there is no window)."""
+        await self._send(block)
+
     async def _send(self, block: BlockRecord) -> None:
         ticket = OrderTicket(
             block.order_ref,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import fields
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from core.crypto import FieldCipher, FieldRef
 from core.db import UnitOfWork, insert_ignoring_conflicts
@@ -47,9 +47,16 @@ async def register(uow: UnitOfWork, telegram_id: int, *, language: str = "en") -
     return _record(user)
 
 
+_RECORD_COLUMNS = [User.__table__.c[name] for name in ("id", "telegram_id", "status", "role", "language")]
+_BY_TELEGRAM_ID = select(*_RECORD_COLUMNS, User.__table__.c.created_at, User.__table__.c.updated_at).where(
+    User.__table__.c.telegram_id == bindparam("telegram_id")
+)
+
+
 async def find_by_telegram_id(uow: UnitOfWork, telegram_id: int) -> UserRecord | None:
-    user = await _by_telegram_id(uow, telegram_id)
-    return None if user is None else _record(user)
+    """Every update from Telegram starts here: a plain statement, no ORM object to build."""
+    row = (await uow.connection.execute(_BY_TELEGRAM_ID, {"telegram_id": telegram_id})).one_or_none()
+    return None if row is None else UserRecord(**row._mapping)
 
 
 async def get_user(uow: UnitOfWork, user_id: UUID) -> UserRecord:

@@ -67,7 +67,7 @@ async def running(platform: Platform, *, token: str, base_url: str) -> AsyncIter
     connection = IBConnection(settings, clock)
     market = MarketData(connection, clock)
     router = Router(db, connection, settings, clock, OmnibusAccount(connection))
-    trading = Trading(db, market, settings, wake_router=router.wake)
+    trading = Trading(db, market, settings, wake_router=router.wake, send_block=router.send)
     services = Services(settings, db, clock, platform.field_cipher(), Broker(trading, market, connection, router))
     application = build_application(services, token, base_url)
     notifier = Notifier(services, application.bot)

@@ -115,7 +115,7 @@ async def trading_bot(desk: Desk) -> AsyncIterator[BotDesk]:
         update={"kyc_auto_approve": True, "bot_commands_per_minute": 60, "trading_block_window_ms": 0}
     )
     market = MarketData(desk.connection, desk.clock)
-    trading = Trading(desk.db, market, settings, wake_router=desk.router.wake)
+    trading = Trading(desk.db, market, settings, wake_router=desk.router.wake, send_block=desk.router.send)
     broker = Broker(trading, market, desk.connection, desk.router)
     desk.router.start()
     try:

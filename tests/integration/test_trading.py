@@ -13,9 +13,10 @@ from sqlalchemy import select
 
 from broker import halts
 from broker.connection import IBConnection
+from broker.market_data import MarketData
 from broker.order_states import OrderSide, OrderStatus
-from broker.order_store import transitions_of
-from broker.orders import OrderRequest
+from broker.order_store import BlockRecord, transitions_of
+from broker.orders import OrderRequest, Trading
 from broker.router import Router
 from core.calendar import add_business_days, trade_date
 from core.db import UnitOfWork
@@ -215,3 +216,31 @@ async def test_a_crash_between_routing_and_sending_is_recovered_exactly(desk: De
 async def _settlement_date(uow: UnitOfWork, owner: UUID) -> date:
     query = select(PENDING.c.settles_on).where(PENDING.c.owner_id == owner)
     return (await uow.connection.execute(query)).scalar_one()  # type: ignore[no-any-return]
+
+
+async def test_a_block_routed_at_birth_is_sent_once_even_if_the_process_dies_before_sending(desk: Desk) -> None:
+    """With no block window the order's own transaction routes its block and the order goes straight to IB;
+    if the process dies between that commit and the send, the next process sends it, once."""
+    lost: list[BlockRecord] = []
+
+    async def dies(block: BlockRecord) -> None:
+        lost.append(block)  # the process dies here: the block is routed in the database, IB never heard of it
+
+    settings = desk.settings.model_copy(update={"trading_block_window_ms": 0})
+    trading = Trading(desk.db, MarketData(desk.connection, desk.clock), settings, send_block=dies)
+    alice = await desk.investor()
+    order = await trading.place_order(OrderRequest(alice, "born-routed", "AAPL", OrderSide.BUY, 3))
+    assert len(lost) == 1 and lost[0].routed_at is not None and lost[0].quantity == 3
+    await desk.connection.stop()
+
+    connection = IBConnection(desk.settings, desk.clock)
+    router = Router(desk.db, connection, desk.settings, desk.clock)
+    await connection.start()
+    await connection.wait_ready()
+    try:
+        await desk.settled(order.id)
+        await router.resume()  # again: nothing is sent twice
+        assert desk.sim.account.holdings[AAPL].quantity == 3
+        await desk.assert_matches_simulator()
+    finally:
+        await connection.stop()
