@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import re
 import struct
+import time
+from collections import deque
 
 GREETING = b"API\0"
 SERVER_VERSION_MIN = 157  # the range a client may negotiate with this simulator
@@ -22,6 +24,38 @@ Field = str | int | float | bool | None
 
 class ProtocolError(Exception):
     """The peer broke the protocol; the connection is closed."""
+
+
+class Arrivals:
+    """When the bytes of a client's stream came off the socket. The reader is fed as data arrives, which may be
+    well before the session gets round to reading a message (its task waits its turn in the event loop); IB
+    times its pacing by arrival, and so does the simulator."""
+
+    def __init__(self, reader: asyncio.StreamReader) -> None:
+        self._reader = reader
+        self._fed = len(self._buffer())  # already there when the connection was handed over
+        self._chunks: deque[tuple[int, float]] = deque([(self._fed, time.monotonic())])  # (end offset, when)
+        feed = reader.feed_data
+
+        def timed(data: bytes) -> None:
+            self._fed += len(data)
+            self._chunks.append((self._fed, time.monotonic()))
+            feed(data)
+
+        reader.feed_data = timed  # type: ignore[method-assign,assignment]
+
+    def last_read(self) -> float:
+        """When the last byte read so far arrived."""
+        read = self._fed - len(self._buffer())
+        while len(self._chunks) > 1 and self._chunks[0][0] < read:
+            self._chunks.popleft()
+        return self._chunks[0][1]
+
+    def _buffer(self) -> bytearray:
+        # asyncio.StreamReader keeps what it has received and not yet handed out in `_buffer`; the simulator
+        # reads it only to know how far the session has read.
+        buffered: bytearray = self._reader._buffer  # type: ignore[attr-defined]
+        return buffered
 
 
 def encode(*fields: Field) -> bytes:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -17,6 +16,7 @@ from .orders import Execution, SimOrder
 from .protocol import (
     SERVER_VERSION_MAX,
     SERVER_VERSION_MIN,
+    Arrivals,
     Field,
     FieldReader,
     ProtocolError,
@@ -62,6 +62,7 @@ class ClientSession:
         self.market_data: dict[int, tuple[int, int]] = {}  # reqId -> (conId, market data type) while streaming
         self.reports = AccountReports(self)
         self._recent: deque[float] = deque()  # arrival times of the last second's messages, for pacing
+        self._arrivals = Arrivals(reader)
         self._handlers: dict[int, Callable[[list[str]], None]] = {
             IN_START_API: self._start_api,
             IN_REQ_IDS: lambda _: self.send(OUT_NEXT_VALID_ID, 1, self.gateway.next_order_id),
@@ -98,7 +99,7 @@ class ClientSession:
             await self._handshake()
             while True:
                 fields = await read_message(self.reader)
-                self._receive(fields)
+                self._receive(fields, self._arrivals.last_read())
                 await self.writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass  # the client went away
@@ -120,11 +121,11 @@ class ClientSession:
         extra: tuple[Field, ...] = ("",) if self.server_version >= 166 else ()
         self.send(OUT_ERROR, 2, req_id, code, text, *extra)
 
-    def _receive(self, fields: list[str]) -> None:
+    def _receive(self, fields: list[str], arrived: float) -> None:
         kind = int(fields[0]) if fields and fields[0].isdigit() else -1
         if self.client_id is None and kind != IN_START_API:
             raise ProtocolError(f"message {kind} before startApi")
-        if self._over_pace():
+        if self._over_pace(arrived):
             req_id = int(fields[1]) if kind == IN_PLACE_ORDER else -1
             text = f"Max rate of messages per second has been exceeded:max={self.gateway.pacing_limit}"
             self.error(req_id, 100, f"{text} rec={len(self._recent)}")
@@ -135,12 +136,12 @@ class ClientSession:
             return
         handler(fields)
 
-    def _over_pace(self) -> bool:
-        """IB's rule: at most `pacing_limit` messages in any second; the excess is refused with error 100."""
-        now = time.monotonic()
-        while self._recent and now - self._recent[0] >= 1.0:
+    def _over_pace(self, arrived: float) -> bool:
+        """IB's rule: at most `pacing_limit` messages in any second, counted as they arrive; the excess is
+        refused with error 100."""
+        while self._recent and arrived - self._recent[0] >= 1.0:
             self._recent.popleft()
-        self._recent.append(now)
+        self._recent.append(arrived)
         return len(self._recent) > self.gateway.pacing_limit
 
     async def _handshake(self) -> None:
