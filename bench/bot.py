@@ -3,18 +3,19 @@
     python -m bench.bot [--users 100] [--rounds 5] [--engine postgresql]
 
 Everything real and on this machine: python-telegram-bot polling the Bot API emulator over HTTP, the database,
-the IB Gateway simulator over ib_async. The users are opened through onboarding's own steps, with two-factor
+the IB Gateway simulator over ib_async; the emulator and the simulator in processes of their own, as Telegram
+and IB would be. The users are opened through onboarding's own steps, with two-factor
 and a deposit, and trading unlocked (setup, not timed).
 
 - updates_per_s: every user sends /profile `rounds` times at once, as fast as answers come; updates handled a
   second, measured from the first send to the last answer read.
 - confirm_to_place_order_ms p50/p99 (goal p99 <= 50 ms): every user previews a buy, then taps Confirm at a
-  random moment within `spread` seconds (100 users over 10 s: 10 taps a second); from each tap (the emulator
-  receiving it) to IB's placeOrder for that order's block leaving the connection. The block window is set to
+  random moment within `spread` seconds (100 users over 10 s: 10 taps a second); from each tap (the user's press
+  sent to the emulator) to IB's placeOrder for that order's block leaving the connection. The block window is set to
   0: the simulator's fill delay is not counted, nor any window. The same again with every tap at once
   (`_all_at_once`): the worst case, where the taps queue for the CPU and IB's pacing of 45 messages a second.
-- peak_rss_mb (goal <= 300 MB): the process's peak resident memory. The emulator and the simulator run in the
-  same process, so this is an upper bound of the bot's own.
+- peak_rss_mb (goal <= 300 MB): the bot process's peak resident memory (the bench's simulated users, a few
+  HTTP clients, share it).
 
 The emulator's per-chat limit is widened (users type faster here than people do): this measures the bot, not
 Telegram's flood control.
@@ -24,11 +25,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import random
 import resource
+import socket
 import statistics
+import sys
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -39,10 +45,8 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from bench.ledger import fresh_database
-from bot.emulator.server import Emulator
 from broker.connection import IBConnection, OrderTicket
 from broker.order_store import ORDERS
-from broker.sim.gateway import GatewaySimulator
 from core import two_factor
 from core.clock import SystemClock
 from core.config import Settings
@@ -120,24 +124,19 @@ async def updates_per_second(chats: Chats, users: list[int], rounds: int) -> Non
 
 
 class Stopwatch:
-    """Taps as the emulator receives them, and placeOrder as it leaves the IB connection, by order."""
+    """Taps as the user makes them (the press sent to the emulator), and placeOrder as it leaves the IB
+    connection, by order."""
 
-    def __init__(self, connection: IBConnection, emulator: Emulator) -> None:
+    def __init__(self, connection: IBConnection) -> None:
         self.tapped: dict[str, float] = {}
         self.placed: dict[str, float] = {}
-        send, arrive = connection.place, emulator.world.push_update
+        send = connection.place
 
         async def place(ticket: OrderTicket) -> Any:
             self.placed.setdefault(ticket.order_ref, time.perf_counter())
             return await send(ticket)
 
-        async def push(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
-            if kind == "callback_query":
-                self.tapped[payload["data"].removeprefix("oc:")] = time.perf_counter()
-            return await arrive(kind, payload)
-
-        connection.place = place  # type: ignore[method-assign]  # the bench's stopwatch at the ports
-        emulator.world.push_update = push  # type: ignore[method-assign]
+        connection.place = place  # type: ignore[method-assign]  # the bench's stopwatch at the port
 
 
 async def confirm_latency(chats: Chats, users: list[int], watch: Stopwatch, db: Database, spread: float) -> None:
@@ -153,7 +152,9 @@ async def confirm_latency(chats: Chats, users: list[int], watch: Stopwatch, db: 
 
     async def tap(user: int, preview: dict[str, Any]) -> None:
         await asyncio.sleep(rng.uniform(0, spread))
-        body = {"user_id": user, "message_id": preview["message_id"], "data": preview["buttons"][0][1]}
+        data = preview["buttons"][0][1]
+        body = {"user_id": user, "message_id": preview["message_id"], "data": data}
+        watch.tapped[data.removeprefix("oc:")] = time.perf_counter()
         (await chats.http.post("/test/press", json=body)).raise_for_status()
 
     await asyncio.gather(*(tap(user, preview) for user, preview in previews.items()))
@@ -190,6 +191,32 @@ async def _blocks_of(db: Database, tapped: dict[str, float]) -> dict[str, str] |
     return found if len(found) == len(tapped) else None
 
 
+@asynccontextmanager
+async def process(*command: str, port: int) -> AsyncIterator[None]:
+    """Another process of ours (the emulator, the simulator), listening on `port` until the block exits."""
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, *command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+    )
+    try:
+        for _ in range(200):
+            with contextlib.suppress(OSError):
+                _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.close()
+                break
+            await asyncio.sleep(0.05)
+        yield
+    finally:
+        child.terminate()
+        await child.wait()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=100)
@@ -197,41 +224,41 @@ async def main() -> None:
     parser.add_argument("--spread", type=float, default=10.0, help="seconds over which the users tap Confirm")
     parser.add_argument("--engine", default="postgresql", choices=["postgresql", "sqlite"])
     args = parser.parse_args()
-    simulator = GatewaySimulator(account="DU0000001", cash=Decimal(1_000_000_000), seed=2)
-    await simulator.start("127.0.0.1", 0)
-    emulator = Emulator(TOKEN, chat_burst=1000)
-    await emulator.start("127.0.0.1", 0)
+    ib_port, telegram_port = free_port(), free_port()
     settings = Settings(
         encryption_keys=SecretStr(f"bench:{generate_key()}"),
         blind_index_key=SecretStr(generate_key()),
-        ib_port=simulator.port,
+        ib_port=ib_port,
         ib_client_id=9,
         kyc_auto_approve=True,
         trading_block_window_ms=0,
         trading_orders_per_minute=1000,
         bot_commands_per_minute=1000,
     )
-    async with fresh_database(args.engine, pool=30) as db:
+    emulator = ("-m", "bot.emulator", "--port", str(telegram_port), "--token", TOKEN, "--chat-burst", "1000")
+    simulator = ("-m", "omnibot.cli", "ibsim", "--port", str(ib_port), "--cash", "1000000000", "--seed", "2")
+    async with (
+        process(*emulator, port=telegram_port),
+        process(*simulator, port=ib_port),
+        fresh_database(args.engine, pool=30) as db,
+    ):
         await ready_users(db, settings, args.users)
         users = [FIRST_USER + n for n in range(args.users)]
-        for user in users:
-            emulator.world.user(user)
         platform = Platform(settings, SystemClock(), Uuid7Generator(SystemClock()), db)
+        base_url = f"http://127.0.0.1:{telegram_port}"
         async with (
-            running(platform, token=TOKEN, base_url=emulator.base_url) as live,
-            httpx.AsyncClient(base_url=emulator.url, timeout=30) as http,
+            running(platform, token=TOKEN, base_url=f"{base_url}/bot") as live,
+            httpx.AsyncClient(base_url=base_url, timeout=30) as http,
         ):
             connection = live.services.broker.connection
             await connection.wait_ready(within=30)
             chats = Chats(http)
             await updates_per_second(chats, users, args.rounds)
-            watch = Stopwatch(connection, emulator)
+            watch = Stopwatch(connection)
             await confirm_latency(chats, users, watch, db, spread=args.spread)
             await confirm_latency(chats, users, watch, db, spread=0)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    emit("peak_rss_mb", round(peak, 1), "MB", "lower", note="bot, emulator and simulator in one process")
-    await emulator.stop()
-    await simulator.stop()
+    emit("peak_rss_mb", round(peak, 1), "MB", "lower", note="the bot's process (the bench's users are in it too)")
 
 
 if __name__ == "__main__":
