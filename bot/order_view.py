@@ -5,8 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from broker.order_requests import OrderPreview
 from broker.order_states import OrderSide, OrderStatus
-from broker.orders import OrderPreview
 
 from .render import esc, shares, usd
 

@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
-from typing import Protocol
 from uuid import UUID
 
 from core import two_factor, user_service
@@ -46,41 +45,12 @@ from .events import Contract, Quote
 from .fills import end_orders
 from .halts import KILL_SWITCH, halts_for
 from .margin import AccountType, HypotheticalOrder, check_order, figures
-from .order_states import OrderSide, OrderStatus, OrderType, TimeInForce
+from .order_requests import Market, OrderPreview, OrderRequest
+from .order_states import OrderSide, OrderStatus, OrderType
 from .order_store import BlockRecord, OrderRecord
 from .pricing import buy_hold, check_collar, estimated_commission, limit_price, reference_price, whole_shares
 
 RATE_WINDOW = timedelta(minutes=1)
-
-
-class Market(Protocol):
-    async def qualify(self, symbol: str) -> Contract | None: ...
-    async def quote(self, con_id: int) -> Quote: ...
-
-
-@dataclass(frozen=True)
-class OrderRequest:
-    owner_id: UUID
-    client_key: str  # the caller's idempotency key (a Telegram callback's pending action, say)
-    symbol: str
-    side: OrderSide
-    quantity: object  # validated here: a positive whole number of shares
-    limit_price: object | None = None  # None: a market order
-    tif: TimeInForce = TimeInForce.DAY
-
-
-@dataclass(frozen=True)
-class OrderPreview:
-    contract: Contract
-    quote: Quote
-    side: OrderSide
-    quantity: Decimal
-    limit: Decimal | None
-    price: Decimal  # the limit, or the price a market order is expected at (ask for a buy, bid for a sale)
-    amount: Decimal  # a buy: the cash set aside (price with buffer, commission); a sale: the expected proceeds
-    commission: Decimal  # estimated, an upper bound
-    buying_power_before: Decimal
-    buying_power_after: Decimal
 
 
 @dataclass(frozen=True)

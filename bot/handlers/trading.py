@@ -12,8 +12,8 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.models import OrderMessage
+from broker.order_requests import OrderRequest
 from broker.order_states import OrderSide, TimeInForce
-from broker.orders import OrderRequest
 from core import pending_actions, two_factor
 from core.errors import InsufficientShares, NotTradable, SessionLocked, TwoFactorNotEnrolled
 from core.users import UserRecord

@@ -12,6 +12,7 @@ import pytest
 from broker import margin_service
 from broker.margin import AccountType, figures
 from broker.order_states import OrderStatus
+from broker.order_store import OrderRecord
 from core.errors import InsufficientBuyingPower, LendingCapacityExceeded
 from core.outbox import Message, messages
 from ledger.accounts import AccountKind, Asset
@@ -113,15 +114,21 @@ async def test_a_large_block_the_omnibus_cannot_carry_is_refused_before_it_reach
     await desk.assert_matches_simulator()
 
 
-async def test_a_cancel_after_routing_shrinks_the_ib_order(desk: Desk) -> None:
+async def half_filled_block_alice_cancels(desk: Desk) -> tuple[UUID, list[OrderRecord], UUID]:
+    """Alice (4) and Bob (6) in one block that IB has half filled (Alice 2, Bob 3); Alice asks to cancel. Alice,
+    both orders, and the block the router must act on."""
     alice, bob = await desk.investor(), await desk.investor()
     orders = [await desk.order(alice, "buy", 4), await desk.order(bob, "buy", 6)]
     desk.sim.plan_next_order(slices=[Decimal(5), Decimal(5)])
     await desk.route()
     await eventually(lambda: desk.filled_at_least(orders[1].id, Decimal(3)), what="the first slice was booked")
-
     _, block = await desk.trading.cancel_order(alice, orders[0].id)
     assert block is not None
+    return alice, orders, block
+
+
+async def test_a_cancel_after_routing_shrinks_the_ib_order(desk: Desk) -> None:
+    alice, orders, block = await half_filled_block_alice_cancels(desk)
     await desk.router.cancel_requested(block)
     left = await desk.get(orders[0].id)
     assert (left.status, left.filled_quantity) == (OrderStatus.CANCELLED, Decimal(2))  # keeps what filled
@@ -134,13 +141,7 @@ async def test_a_cancel_after_routing_shrinks_the_ib_order(desk: Desk) -> None:
 
 
 async def test_shares_filled_before_a_reduction_reaches_ib_go_to_the_house(desk: Desk) -> None:
-    alice, bob = await desk.investor(), await desk.investor()
-    orders = [await desk.order(alice, "buy", 4), await desk.order(bob, "buy", 6)]
-    desk.sim.plan_next_order(slices=[Decimal(5), Decimal(5)])
-    await desk.route()
-    await eventually(lambda: desk.filled_at_least(orders[1].id, Decimal(3)), what="the first slice was booked")
-    _, block = await desk.trading.cancel_order(alice, orders[0].id)
-    assert block is not None
+    _alice, orders, block = await half_filled_block_alice_cancels(desk)
     await desk.db.transact(lambda uow: desk.router._leave_block(uow, block))  # IB fills before the modify lands
     desk.sim.step()
     await eventually(lambda: desk.filled_at_least(orders[1].id, Decimal(6)), what="Bob's order filled")

@@ -14,9 +14,10 @@ from sqlalchemy import select
 from broker import halts
 from broker.connection import IBConnection
 from broker.market_data import MarketData
+from broker.order_requests import OrderRequest
 from broker.order_states import OrderSide, OrderStatus
 from broker.order_store import BlockRecord, transitions_of
-from broker.orders import OrderRequest, Trading
+from broker.orders import Trading
 from broker.router import Router
 from core.calendar import add_business_days, trade_date
 from core.db import UnitOfWork

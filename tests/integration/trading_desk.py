@@ -17,9 +17,10 @@ import pytest
 from broker.connection import IBConnection
 from broker.market_data import MarketData
 from broker.omnibus import OmnibusAccount
+from broker.order_requests import OrderRequest
 from broker.order_states import OrderSide, OrderStatus
 from broker.order_store import OrderRecord, order_by_id
-from broker.orders import OrderRequest, Trading
+from broker.orders import Trading
 from broker.router import Router
 from broker.sim.gateway import GatewaySimulator
 from core import two_factor, user_service
