@@ -130,15 +130,14 @@ class Notifier:
     async def _order_step(self, chat_id: int, topic: str, payload: dict[str, Any]) -> int:
         """Edit the order's message and, for a fill or an end, send one of its own; the messages sent."""
         sends = 0
-        instrument = await self._services.db.transact(lambda uow: get_instrument(uow, payload["con_id"]), readonly=True)
-        shown = await self._services.db.transact(lambda uow: _order_message(uow, payload["order_id"]), readonly=True)
+        symbol, shown = await self._services.db.transact(lambda uow: _order_shown(uow, payload), readonly=True)
         if shown is not None:
             with contextlib.suppress(BadRequest):  # the same text again ("not modified"), or the message is gone
                 sends += 1
-                await self._bot.edit_message_text(status_text(payload, instrument.symbol), shown[0], shown[1])
+                await self._bot.edit_message_text(status_text(payload, symbol), shown[0], shown[1])
         if topic in PUSHED:
             sends += 1
-            await self._bot.send_message(chat_id, _pushed(topic, payload, instrument.symbol))
+            await self._bot.send_message(chat_id, _pushed(topic, payload, symbol))
         return sends
 
 
@@ -176,11 +175,13 @@ async def _reachable_chats(uow: UnitOfWork, owners: set[UUID]) -> dict[str, int]
     return {str(row.id): row.telegram_id for row in await uow.connection.execute(query)}
 
 
-async def _order_message(uow: UnitOfWork, order_id: str) -> tuple[int, int] | None:
+async def _order_shown(uow: UnitOfWork, payload: dict[str, Any]) -> tuple[str, tuple[int, int] | None]:
+    """The order's symbol, and the chat message that shows the order, if it was placed from the bot."""
+    symbol = (await get_instrument(uow, payload["con_id"])).symbol
     columns = select(ORDER_MESSAGES.c.chat_id, ORDER_MESSAGES.c.message_id)
-    query = columns.where(ORDER_MESSAGES.c.order_id == UUID(order_id))
+    query = columns.where(ORDER_MESSAGES.c.order_id == UUID(payload["order_id"]))
     row = (await uow.connection.execute(query)).one_or_none()
-    return None if row is None else (row.chat_id, row.message_id)
+    return symbol, None if row is None else (row.chat_id, row.message_id)
 
 
 async def _blocked(uow: UnitOfWork, telegram_id: int) -> None:

@@ -114,9 +114,12 @@ async def lock_session(uow: UnitOfWork, user_id: UUID) -> None:
 
 
 async def require_session(uow: UnitOfWork, user_id: UUID) -> None:
-    """SessionLocked unless the user has a trading session open now."""
+    """TwoFactorNotEnrolled (there is no code to ask for), or SessionLocked unless the user has a trading
+    session open now."""
     row = await _load(uow, user_id)
-    if row is None or row.session_until is None or row.session_until <= uow.clock.now():
+    if row is None or row.enrolled_at is None:
+        raise TwoFactorNotEnrolled(user_id)
+    if row.session_until is None or row.session_until <= uow.clock.now():
         raise SessionLocked(user_id)
 
 

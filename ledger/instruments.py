@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 from sqlalchemy import Table, select
@@ -45,6 +46,12 @@ async def get_instrument(uow: UnitOfWork, con_id: int) -> InstrumentRecord:
     if row is None:
         raise NotFound("instrument", con_id)
     return _record(row._mapping)
+
+
+async def symbols_of(uow: UnitOfWork, con_ids: Iterable[int]) -> dict[int, str]:
+    """The symbols of these instruments, in one read."""
+    query = select(INSTRUMENTS.c.con_id, INSTRUMENTS.c.symbol).where(INSTRUMENTS.c.con_id.in_(set(con_ids)))
+    return {row.con_id: row.symbol for row in await uow.session.execute(query)}
 
 
 async def find_instrument(uow: UnitOfWork, symbol: str, currency: str = "USD") -> InstrumentRecord | None:

@@ -10,7 +10,7 @@ from broker.order_states import OrderStatus
 from broker.order_store import OrderRecord
 from core.errors import InvalidCommand, NotFound, NotTradable
 from core.users import UserRecord
-from ledger.instruments import get_instrument
+from ledger.instruments import symbols_of
 
 from ..context import BotContext
 from ..order_args import SYMBOL
@@ -27,15 +27,17 @@ async def orders(update: Update, context: BotContext, user: UserRecord | None) -
     if not live and not ended:
         await context.bot.send_message(user.telegram_id, "You have no orders yet. Try <code>/buy AAPL 1</code>.")
         return
+    con_ids = {order.con_id for order in [*live, *ended]}
+    symbols = await context.services.db.transact(lambda uow: symbols_of(uow, con_ids), readonly=True)
     lines, buttons = [], []
     if live:
         lines.append("<b>Open orders</b>")
         for number, order in enumerate(live, 1):
-            lines.append(f"{number}. {await _describe(context, order)}")
+            lines.append(f"{number}. {_describe(order, symbols[order.con_id])}")
             buttons.append([InlineKeyboardButton(f"Cancel {number}", callback_data=f"cx:{order.id}")])
     if ended:
         lines.append("\n<b>Recently ended</b>")
-        lines += [f"• {await _describe(context, order)}" for order in ended]
+        lines += [f"• {_describe(order, symbols[order.con_id])}" for order in ended]
     markup = InlineKeyboardMarkup(buttons) if buttons else None
     await context.bot.send_message(user.telegram_id, "\n".join(lines), reply_markup=markup)
 
@@ -112,10 +114,9 @@ async def _cancel(context: BotContext, user: UserRecord, order_id: UUID) -> None
         await broker.router.cancel_requested(block)
 
 
-async def _describe(context: BotContext, order: OrderRecord) -> str:
-    instrument = await context.services.db.transact(lambda uow: get_instrument(uow, order.con_id), readonly=True)
+def _describe(order: OrderRecord, symbol: str) -> str:
     state = STATUS_WORDS[order.status]
     if order.status is OrderStatus.PARTIALLY_FILLED:
         state += f" {shares(order.filled_quantity)}/{shares(order.quantity)}"
     price = f" at {usd(order.average_price)}" if order.average_price is not None else ""
-    return f"{headline(order.side, order.quantity, instrument.symbol, order.limit_price)}: {state}{price}"
+    return f"{headline(order.side, order.quantity, symbol, order.limit_price)}: {state}{price}"

@@ -13,7 +13,7 @@ from broker.margin import AccountType, MarginFigures, figures
 from core.calendar import trade_date
 from core.db import UnitOfWork
 from core.users import UserRecord
-from ledger.instruments import get_instrument
+from ledger.instruments import symbols_of
 from ledger.portfolio import Book, Mark, Valuation, book, equity_curve, record_equity, valuation
 from ledger.statement import statement
 
@@ -81,7 +81,7 @@ async def history(update: Update, context: BotContext, user: UserRecord | None) 
         await context.bot.send_message(user.telegram_id, "Nothing has happened on your account yet.")
         return
     con_ids = {c.asset.con_id for line in page.lines for c in line.changes if c.asset.con_id is not None}
-    symbols = await context.services.db.transact(lambda uow: _symbols(uow, con_ids), readonly=True)
+    symbols = await context.services.db.transact(lambda uow: symbols_of(uow, con_ids), readonly=True)
     lines = ["<b>History</b>" + (" (older)" if cursor else "")]
     for line in page.lines:
         moves = ", ".join(
@@ -156,7 +156,3 @@ async def _margin(context: BotContext, user: UserRecord, now: Valuation) -> Marg
         return figures(await margin_service.margin_account(uow, user.id, marks), policy)
 
     return await services.db.transact(read, readonly=True)
-
-
-async def _symbols(uow: UnitOfWork, con_ids: set[int]) -> dict[int, str]:
-    return {con_id: (await get_instrument(uow, con_id)).symbol for con_id in con_ids}

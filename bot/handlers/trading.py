@@ -15,7 +15,7 @@ from bot.models import OrderMessage
 from broker.order_requests import OrderRequest
 from broker.order_states import OrderSide, TimeInForce
 from core import pending_actions, two_factor
-from core.errors import InsufficientShares, NotTradable, SessionLocked, TwoFactorNotEnrolled
+from core.errors import InsufficientShares, NotTradable, SessionLocked
 from core.users import UserRecord
 from ledger.accounts import AccountKind, Asset
 from ledger.service import open_account
@@ -104,8 +104,6 @@ async def _order(update: Update, context: BotContext, user: UserRecord, args: Or
         await _ask(context, user, f"How many {esc(args.symbol)} shares?", args, QUANTITIES)
         return
     services = context.services
-    if not await services.db.transact(lambda uow: two_factor.is_enrolled(uow, user.id), readonly=True):
-        raise TwoFactorNotEnrolled(user.id)  # no code to ask for: two-factor comes first
     try:
         await services.db.transact(lambda uow: two_factor.require_session(uow, user.id), readonly=True)
     except SessionLocked as locked:

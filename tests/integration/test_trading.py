@@ -12,13 +12,11 @@ import pytest
 from sqlalchemy import select
 
 from broker import halts
-from broker.connection import IBConnection
 from broker.market_data import MarketData
 from broker.order_requests import OrderRequest
 from broker.order_states import OrderSide, OrderStatus
 from broker.order_store import BlockRecord, transitions_of
 from broker.orders import Trading
-from broker.router import Router
 from core.calendar import add_business_days, trade_date
 from core.db import UnitOfWork
 from core.errors import (
@@ -197,21 +195,13 @@ async def test_a_crash_between_routing_and_sending_is_recovered_exactly(desk: De
     desk.clock.advance(timedelta(milliseconds=desk.settings.trading_block_window_ms))
     claimed = await desk.db.transact(desk.router._claim_due)  # routed in the database, never sent: the crash
     assert len(claimed) == 1
-    await desk.connection.stop()
-
-    connection = IBConnection(desk.settings, desk.clock)
-    router = Router(desk.db, connection, desk.settings, desk.clock)
-    await connection.start()
-    await connection.wait_ready()
-    try:
+    async with desk.next_process() as router:
         await desk.settled(order.id)
         assert (await desk.get(order.id)).filled_quantity == 6
         assert desk.sim.account.holdings[AAPL].quantity == 6
         await router.resume()  # again: nothing is sent twice
         assert desk.sim.account.holdings[AAPL].quantity == 6
         await desk.assert_matches_simulator()
-    finally:
-        await connection.stop()
 
 
 async def _settlement_date(uow: UnitOfWork, owner: UUID) -> date:
@@ -232,16 +222,8 @@ async def test_a_block_routed_at_birth_is_sent_once_even_if_the_process_dies_bef
     alice = await desk.investor()
     order = await trading.place_order(OrderRequest(alice, "born-routed", "AAPL", OrderSide.BUY, 3))
     assert len(lost) == 1 and lost[0].routed_at is not None and lost[0].quantity == 3
-    await desk.connection.stop()
-
-    connection = IBConnection(desk.settings, desk.clock)
-    router = Router(desk.db, connection, desk.settings, desk.clock)
-    await connection.start()
-    await connection.wait_ready()
-    try:
+    async with desk.next_process() as router:
         await desk.settled(order.id)
         await router.resume()  # again: nothing is sent twice
         assert desk.sim.account.holdings[AAPL].quantity == 3
         await desk.assert_matches_simulator()
-    finally:
-        await connection.stop()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -103,6 +104,20 @@ class Desk:
             return all([(await self.status_of(order_id)).is_terminal for order_id in order_ids])
 
         await eventually(terminal, what="the orders ended")
+
+    @asynccontextmanager
+    async def next_process(self) -> AsyncIterator[Router]:
+        """This process dies (its connection drops) and a new one starts: a new connection with the same client
+        id, and its router, which resumes what was in flight when the connection is ready."""
+        await self.connection.stop()
+        connection = IBConnection(self.settings, self.clock)
+        router = Router(self.db, connection, self.settings, self.clock)
+        await connection.start()
+        await connection.wait_ready()
+        try:
+            yield router
+        finally:
+            await connection.stop()
 
     async def assert_matches_simulator(self) -> None:
         """The books balance, and the broker's side of them is what the simulator's account shows."""
