@@ -1,5 +1,6 @@
 """What a caller asks of `Trading` and what it answers before an order exists: the order request (validated
-by Trading), the preview of its effect, and the market facts Trading needs (the port a broker fills)."""
+by Trading) and when a repeated one is the same, the preview of its effect, and the market facts Trading needs
+(the port a broker fills, and the instrument it qualifies)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,13 @@ from decimal import Decimal
 from typing import Protocol
 from uuid import UUID
 
+from core.errors import IdempotencyConflict, InvalidQuantity
+from ledger.instruments import InstrumentRecord
+
 from .events import Contract, Quote
 from .order_states import OrderSide, TimeInForce
+from .order_store import OrderRecord
+from .pricing import whole_shares
 
 
 class Market(Protocol):
@@ -40,3 +46,25 @@ class OrderPreview:
     commission: Decimal  # estimated, an upper bound
     buying_power_before: Decimal
     buying_power_after: Decimal
+
+
+def same_request(existing: OrderRecord, request: OrderRequest) -> OrderRecord:
+    """The order placed before under this key, if this request is the same one again."""
+    try:
+        same = existing.side is request.side and existing.quantity == whole_shares(request.quantity)
+    except InvalidQuantity:
+        same = False
+    if not same:
+        raise IdempotencyConflict(request.client_key)
+    return existing
+
+
+def instrument_of(contract: Contract) -> InstrumentRecord:
+    """What the ledger records of the instrument IB qualified."""
+    return InstrumentRecord(
+        contract.con_id,
+        contract.symbol,
+        primary_exchange=contract.primary_exchange,
+        currency=contract.currency,
+        description=contract.description[:200],
+    )

@@ -20,10 +20,8 @@ from core.config import Settings
 from core.db import Database, UnitOfWork
 from core.errors import (
     AccountNotActive,
-    IdempotencyConflict,
     InsufficientBuyingPower,
     InsufficientShares,
-    InvalidQuantity,
     NotFound,
     NotTradable,
     OrderNotCancellable,
@@ -35,7 +33,7 @@ from core.errors import (
 from core.users import UserStatus
 from ledger.accounts import AccountKind, Asset
 from ledger.credit import extend_credit
-from ledger.instruments import InstrumentRecord, ensure_instrument
+from ledger.instruments import ensure_instrument
 from ledger.money import CENT, ZERO, product
 from ledger.service import get_hold, open_account, place_hold
 
@@ -45,7 +43,7 @@ from .events import Contract, Quote
 from .fills import end_orders
 from .halts import KILL_SWITCH, halts_for
 from .margin import AccountType, HypotheticalOrder, check_order, figures
-from .order_requests import Market, OrderPreview, OrderRequest
+from .order_requests import Market, OrderPreview, OrderRequest, instrument_of, same_request
 from .order_states import OrderSide, OrderStatus, OrderType
 from .order_store import BlockRecord, OrderRecord
 from .pricing import buy_hold, check_collar, estimated_commission, limit_price, reference_price, whole_shares
@@ -83,7 +81,7 @@ class Trading:
             lambda uow: store.order_by_key(uow, request.owner_id, request.client_key), readonly=True
         )
         if existing is not None:
-            return _same_request(existing, request)
+            return same_request(existing, request)
         checked = await self._checked(request)
         order, block = await self._db.transact(lambda uow: self._place(uow, checked))
         if block is not None and self._send_block is not None:
@@ -134,14 +132,14 @@ class Trading:
         request, settings, now = checked.request, self._settings, uow.clock.now()
         existing = await store.order_by_key(uow, request.owner_id, request.client_key)
         if existing is not None:  # a concurrent delivery of the same request got here first
-            return _same_request(existing, request), None
+            return same_request(existing, request), None
         await self._check_investor(uow, request.owner_id, checked.contract)
         notional = product(checked.quantity, checked.reference)
         if notional > settings.trading_max_order_notional:
             raise OrderTooLarge(notional.quantize(Decimal("0.01")), settings.trading_max_order_notional)
         if checked.limit is not None:
             check_collar(checked.limit, checked.quote.last or checked.quote.close, settings.trading_price_collar_pct)
-        await ensure_instrument(uow, _instrument(checked.contract))
+        await ensure_instrument(uow, instrument_of(checked.contract))
 
         order_id = uow.ids.new_id()
         hold = await self._hold(uow, order_id, checked)
@@ -283,24 +281,3 @@ class Trading:
         return await self._db.transact(
             lambda uow: store.orders_of(uow, owner_id, live=False, limit=limit), readonly=True
         )
-
-
-def _same_request(existing: OrderRecord, request: OrderRequest) -> OrderRecord:
-    """The order placed before under this key, if this request is the same one again."""
-    try:
-        same = existing.side is request.side and existing.quantity == whole_shares(request.quantity)
-    except InvalidQuantity:
-        same = False
-    if not same:
-        raise IdempotencyConflict(request.client_key)
-    return existing
-
-
-def _instrument(contract: Contract) -> InstrumentRecord:
-    return InstrumentRecord(
-        contract.con_id,
-        contract.symbol,
-        primary_exchange=contract.primary_exchange,
-        currency=contract.currency,
-        description=contract.description[:200],
-    )
