@@ -20,6 +20,7 @@ from core.config import Settings
 from core.db import Database, UnitOfWork
 from core.errors import (
     AccountNotActive,
+    DomainError,
     InsufficientBuyingPower,
     InsufficientShares,
     NotFound,
@@ -75,15 +76,20 @@ class Trading:
         # With no block window, an order's block is routed in the order's own transaction and sent at once,
         # without waiting for the router's next round.
         self._send_block = send_block if settings.trading_block_window_ms == 0 else None
+        self._recorded: set[int] = set()  # instruments this process has seen committed to the database
 
     async def place_order(self, request: OrderRequest) -> OrderRecord:
-        existing = await self._db.transact(
-            lambda uow: store.order_by_key(uow, request.owner_id, request.client_key), readonly=True
-        )
-        if existing is not None:
+        try:
+            checked = await self._checked(request)
+        except DomainError:  # a repeat of a request that went through is answered with its order, come what may
+            existing = await self._db.transact(
+                lambda uow: store.order_by_key(uow, request.owner_id, request.client_key), readonly=True
+            )
+            if existing is None:
+                raise
             return same_request(existing, request)
-        checked = await self._checked(request)
         order, block = await self._db.transact(lambda uow: self._place(uow, checked))
+        self._recorded.add(checked.contract.con_id)
         if block is not None and self._send_block is not None:
             await self._send_block(block)
         else:
@@ -131,7 +137,7 @@ class Trading:
         """The order, and its block when the block is to be sent at once (routed at birth)."""
         request, settings, now = checked.request, self._settings, uow.clock.now()
         existing = await store.order_by_key(uow, request.owner_id, request.client_key)
-        if existing is not None:  # a concurrent delivery of the same request got here first
+        if existing is not None:  # a repeat, or a concurrent delivery of the same request that got here first
             return same_request(existing, request), None
         await self._check_investor(uow, request.owner_id, checked.contract)
         notional = product(checked.quantity, checked.reference)
@@ -139,7 +145,8 @@ class Trading:
             raise OrderTooLarge(notional.quantize(Decimal("0.01")), settings.trading_max_order_notional)
         if checked.limit is not None:
             check_collar(checked.limit, checked.quote.last or checked.quote.close, settings.trading_price_collar_pct)
-        await ensure_instrument(uow, instrument_of(checked.contract))
+        if checked.contract.con_id not in self._recorded:  # instruments are never deleted: once is enough
+            await ensure_instrument(uow, instrument_of(checked.contract))
 
         order_id = uow.ids.new_id()
         hold = await self._hold(uow, order_id, checked)
@@ -221,12 +228,13 @@ class Trading:
 
     async def _join_block(self, uow: UnitOfWork, checked: _Checked, order_type: OrderType) -> BlockRecord:
         request, now = checked.request, uow.clock.now()
-        block = await store.collecting_block(
-            uow, checked.contract.con_id, request.side, order_type, request.tif, checked.limit, now
-        )
-        if block is not None:
-            return block  # its quantity is counted when it is routed (see Router._claim_due)
-        born_routed = self._send_block is not None
+        born_routed = self._send_block is not None  # with no window, no block is ever collecting
+        if not born_routed:
+            block = await store.collecting_block(
+                uow, checked.contract.con_id, request.side, order_type, request.tif, checked.limit, now
+            )
+            if block is not None:
+                return block  # its quantity is counted when it is routed (see Router._claim_due)
         block = BlockRecord(
             id=uow.ids.new_id(),
             con_id=checked.contract.con_id,

@@ -21,6 +21,7 @@ from core.calendar import add_business_days, trade_date
 from core.db import UnitOfWork
 from core.errors import (
     AccountNotActive,
+    IdempotencyConflict,
     InsufficientBuyingPower,
     InsufficientShares,
     InvalidQuantity,
@@ -63,6 +64,9 @@ async def test_one_order_is_held_routed_filled_and_booked(desk: Desk) -> None:
 
     again = await desk.trading.place_order(OrderRequest(alice, order.client_key, "AAPL", OrderSide.BUY, 10))
     assert again.id == order.id  # the same key gives back the same order
+    # The key's order is found even when the request no longer passes the checks: a different request
+    with pytest.raises(IdempotencyConflict):
+        await desk.trading.place_order(OrderRequest(alice, order.client_key, "AAPL", OrderSide.BUY, "10.5"))
 
 
 async def test_a_block_of_three_is_one_ib_order_allocated_pro_rata_through_partial_fills(desk: Desk) -> None:
