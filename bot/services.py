@@ -8,6 +8,7 @@ from broker.connection import IBConnection
 from broker.market_data import MarketData
 from broker.orders import Trading
 from broker.router import Router
+from copytrade.desk import CopyDesk
 from core.clock import Clock
 from core.config import Settings
 from core.crypto import FieldCipher
@@ -21,6 +22,7 @@ class Broker:
     market: MarketData
     connection: IBConnection
     router: Router
+    copies: CopyDesk
 
 
 @dataclass

@@ -15,13 +15,14 @@ told to the admins (topic broker.correction) for review, since it changes what i
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from uuid import UUID
 
 from core.calendar import settlement_date
 from core.db import UnitOfWork
 from core.outbox import Message, publish
+from ledger.accounts import Holder
 from ledger.block_trades import (
     Allocation,
     PriceAdjustment,
@@ -68,20 +69,34 @@ async def acknowledge(uow: UnitOfWork, event: OrderAcknowledged) -> None:
     await publish(uow, [_message("order.submitted", o, OrderStatus.SUBMITTED, f"submitted/{o.id}") for o in orders])
 
 
-async def book_fill(uow: UnitOfWork, fill: OrderFilled) -> set[UUID]:
-    """Book the execution into the block's orders: the investors whose books it moved (none when it was booked
-    before or is not ours)."""
+@dataclass(frozen=True)
+class BookedFill:
+    """What an execution did to our books: each order it moved (as it is now) with the shares it got, and each
+    holder's shares after it (what copy trading mirrors)."""
+
+    fill: OrderFilled
+    block: BlockRecord
+    orders: list[tuple[OrderRecord, Decimal]]
+    positions: dict[Holder, Decimal]
+
+    @property
+    def owners(self) -> set[UUID]:
+        return {order.owner_id for order, _shares in self.orders}
+
+
+async def book_fill(uow: UnitOfWork, fill: OrderFilled) -> BookedFill | None:
+    """Book the execution into the block's orders (nothing when it was booked before or is not ours)."""
     block_id = block_id_of(fill.order_ref)
     if block_id is None or await store.execution_booked(uow, fill.exec_id):
-        return set()
+        return None
     block = await store.block_by_id(uow, block_id, lock=True)
     if block is None:
         log.error("execution %s names block %s, which we do not have", fill.exec_id, fill.order_ref)
-        return set()
+        return None
     if fill.replaces and await store.execution_booked(uow, fill.replaces):
         await _record_execution(uow, block, fill, to_house=ZERO)
         await publish(uow, [Message("broker.correction", f"correction/{fill.exec_id}", _correction(block, fill))])
-        return set()
+        return None
 
     orders = await store.orders_of_block(uow, block.id, lock=True)
     rotation = block.id.int % 2**31 + block.executions
@@ -108,7 +123,7 @@ async def book_fill(uow: UnitOfWork, fill: OrderFilled) -> set[UUID]:
     ]
     completing = {o.id for o in completed}
     side = TradeSide.BUY if block.side is OrderSide.BUY else TradeSide.SELL
-    await book_shared_execution(
+    booked = await book_shared_execution(
         uow,
         SharedExecution(
             f"fill/{fill.exec_id}",
@@ -117,7 +132,10 @@ async def book_fill(uow: UnitOfWork, fill: OrderFilled) -> set[UUID]:
             fill.quantity,
             fill.price,
             fill.commission,
-            [Allocation(o.owner_id, q, c, o.hold_id, o.id in completing) for o, q, _gross, c in filled_now],
+            [
+                Allocation(o.owner_id, q, c, o.hold_id, o.id in completing, o.sleeve_id)
+                for o, q, _gross, c in filled_now
+            ],
             memo=f"{block.side.value} {fill.quantity} {fill.symbol} @ {fill.price} (block {block.id})",
         ),
     )
@@ -160,7 +178,9 @@ async def book_fill(uow: UnitOfWork, fill: OrderFilled) -> set[UUID]:
     await store.save_block(uow, block)
     if block.status is OrderStatus.FILLED:
         await _average_price(uow, block)
-    return {o.owner_id for o in updated}
+    moved = [(order, quantity) for order, (_o, quantity, _g, _c) in zip(updated, filled_now, strict=True)]
+    positions = {share.holder: share.position for share in booked.shares if share.position is not None}
+    return BookedFill(fill, block, moved, positions)
 
 
 async def end_block(uow: UnitOfWork, block_id: UUID, outcome: OrderStatus, reason: str) -> BlockRecord | None:
@@ -219,7 +239,7 @@ async def _average_price(uow: UnitOfWork, block: BlockRecord) -> None:
     average = block.filled_gross / block.filled_quantity
     amounts = average_price_adjustments([o.filled_gross for o in orders], allocated, average * sum(allocated))
     side = TradeSide.BUY if block.side is OrderSide.BUY else TradeSide.SELL
-    adjustments = [PriceAdjustment(o.owner_id, amount) for o, amount in zip(orders, amounts, strict=True)]
+    adjustments = [PriceAdjustment(o.holder, amount) for o, amount in zip(orders, amounts, strict=True)]
     await book_price_adjustments(uow, f"avgpx/{block.id}", block.con_id, side, adjustments)
     adjusted = [replace(o, filled_gross=o.filled_gross + a) for o, a in zip(orders, amounts, strict=True) if a]
     await store.save_orders(uow, adjusted)

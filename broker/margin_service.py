@@ -65,6 +65,7 @@ async def margin_account(uow: UnitOfWork, owner_id: UUID, marks: Mapping[int, De
         .where(
             ACCOUNTS.c.owner_id == owner_id,
             ACCOUNTS.c.kind == AccountKind.INVESTOR_POSITION.value,
+            ACCOUNTS.c.sleeve_id.is_(None),  # sleeves (copies) trade their own cash only: not margin collateral
             ACCOUNTS.c.balance != 0,
         )
     )

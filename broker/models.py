@@ -74,6 +74,8 @@ class Order(Base):
     cancel_requested_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # The order trades a sleeve's cash and shares (a copy's), not the investor's own (ledger.accounts.AccountSpec).
+    sleeve_id: Mapped[UUID | None] = mapped_column(Uuid, index=True, nullable=True)
 
 
 class OrderTransition(Base):

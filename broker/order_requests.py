@@ -32,6 +32,7 @@ class OrderRequest:
     quantity: object  # validated here: a positive whole number of shares
     limit_price: object | None = None  # None: a market order
     tif: TimeInForce = TimeInForce.DAY
+    sleeve_id: UUID | None = None  # trade a sleeve's cash and shares (a copy's), not the investor's own
 
 
 @dataclass(frozen=True)

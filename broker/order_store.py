@@ -14,6 +14,7 @@ from sqlalchemy import Row, Table, func, insert, select, update
 
 from core.bulk import insert_rows, update_rows
 from core.db import UnitOfWork
+from ledger.accounts import Holder
 
 from .models import Block, BlockExecution, Order, OrderTransition
 from .order_states import OrderSide, OrderStatus, OrderType, TimeInForce
@@ -46,6 +47,11 @@ class OrderRecord:
     cancel_requested_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    sleeve_id: UUID | None = None  # the sleeve whose cash and shares it trades (a copy's); None: the investor's own
+
+    @property
+    def holder(self) -> Holder:
+        return Holder(self.owner_id, self.sleeve_id)
 
     @property
     def remaining(self) -> Decimal:
@@ -115,6 +121,13 @@ async def insert_order(uow: UnitOfWork, order: OrderRecord) -> None:
     await record_transitions(uow, [(order.id, None, order.status, "")], order.created_at)
 
 
+async def insert_orders(uow: UnitOfWork, orders: Sequence[OrderRecord]) -> None:
+    """New orders (all created at the same moment), in a few statements whatever their number."""
+    if orders:
+        await insert_rows(uow, ORDERS, [_row_of(order) for order in orders])
+        await record_transitions(uow, [(o.id, None, o.status, "") for o in orders], orders[0].created_at)
+
+
 async def order_by_key(uow: UnitOfWork, owner_id: UUID, client_key: str) -> OrderRecord | None:
     query = select(ORDERS).where(ORDERS.c.owner_id == owner_id, ORDERS.c.client_key == client_key)
     row = (await uow.connection.execute(query)).one_or_none()
@@ -139,6 +152,11 @@ async def orders_of(uow: UnitOfWork, owner_id: UUID, *, live: bool, limit: int) 
         query = query.where(ORDERS.c.status.in_(LIVE))
     query = query.order_by(ORDERS.c.created_at.desc(), ORDERS.c.id.desc()).limit(limit)
     return [_order(row) for row in await uow.connection.execute(query)]
+
+
+async def live_orders_of_sleeve(uow: UnitOfWork, sleeve_id: UUID) -> list[OrderRecord]:
+    query = select(ORDERS).where(ORDERS.c.sleeve_id == sleeve_id, ORDERS.c.status.in_(LIVE))
+    return [_order(row) for row in await uow.connection.execute(query.order_by(ORDERS.c.id))]
 
 
 async def orders_created_since(uow: UnitOfWork, owner_id: UUID, since: datetime) -> list[datetime]:

@@ -32,7 +32,7 @@ from core.errors import (
     TwoFactorNotEnrolled,
 )
 from core.users import UserStatus
-from ledger.accounts import AccountKind, Asset
+from ledger.accounts import AccountKind, Asset, Holder
 from ledger.credit import extend_credit
 from ledger.instruments import ensure_instrument
 from ledger.money import CENT, ZERO, product
@@ -172,6 +172,7 @@ class Trading:
             cancel_requested_at=None,
             created_at=now,
             updated_at=now,
+            sleeve_id=request.sleeve_id,
         )
         await store.insert_order(uow, order)
         return order, block if block.routed_at is not None else None
@@ -194,10 +195,9 @@ class Trading:
     async def _hold(self, uow: UnitOfWork, order_id: UUID, checked: _Checked) -> UUID:
         """Set aside what the order may take: the estimated cost of a buy, the shares of a sale."""
         request, key = checked.request, f"order/{order_id}"
+        holder = Holder(request.owner_id, request.sleeve_id)
         if request.side is OrderSide.SELL:
-            position = await open_account(
-                uow, AccountKind.INVESTOR_POSITION, Asset.instrument(checked.contract.con_id), request.owner_id
-            )
+            position = await open_account(uow, *holder.shares(checked.contract.con_id))
             if checked.quantity > position.available:
                 raise InsufficientShares(checked.contract.symbol, checked.quantity, max(ZERO, position.available))
             hold = await place_hold(
@@ -208,6 +208,11 @@ class Trading:
         amount = buy_hold(
             checked.quantity, checked.reference, market=market, buffer_pct=self._settings.trading_market_buffer_pct
         )
+        if request.sleeve_id is not None:  # a sleeve buys with its own cash, never on credit
+            cash = await open_account(uow, *holder.cash())
+            if amount > cash.available:
+                raise InsufficientBuyingPower(amount, max(ZERO, cash.available))
+            return (await place_hold(uow, cash.id, amount, key=key, reason=f"buy {checked.contract.symbol}")).id
         worst = amount - estimated_commission(checked.quantity, checked.reference)
         account = await margin_service.margin_account(
             uow, request.owner_id, {checked.contract.con_id: checked.reference}

@@ -15,6 +15,7 @@ import contextlib
 import logging
 from dataclasses import replace
 from decimal import Decimal
+from typing import Protocol
 from uuid import UUID
 
 from core.clock import Clock
@@ -43,6 +44,15 @@ log = logging.getLogger("omnibot.broker")
 IDLE_WAIT = 5.0  # seconds between looks for due blocks when nothing wakes the router
 
 
+class FillFollower(Protocol):
+    """Whoever acts on booked fills (copy trading): told in the fill's own transaction, so that nothing it
+    records is lost or written without the fill, and again once that transaction has committed."""
+
+    async def on_fill(self, uow: UnitOfWork, booked: fills.BookedFill) -> None: ...
+
+    def fill_committed(self) -> None: ...
+
+
 class Router:
     def __init__(
         self,
@@ -54,6 +64,7 @@ class Router:
     ) -> None:
         self._db, self._connection, self._settings, self._clock = db, connection, settings, clock
         self._omnibus = omnibus
+        self._followers: list[FillFollower] = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         connection.subscribe(self._on_event)
@@ -66,6 +77,9 @@ class Router:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+    def follow_fills(self, follower: FillFollower) -> None:
+        self._followers.append(follower)
 
     def wake(self) -> None:
         """A new block may be waiting: look again when its window closes."""
@@ -186,7 +200,9 @@ class Router:
         if isinstance(event, OrderAcknowledged):
             await self._db.transact(lambda uow: fills.acknowledge(uow, event))
         elif isinstance(event, OrderFilled):
-            await self._db.transact(lambda uow: self._book(uow, event))
+            if await self._db.transact(lambda uow: self._book(uow, event)):
+                for follower in self._followers:
+                    follower.fill_committed()
         elif isinstance(event, OrderCancelled):
             await self._db.transact(lambda uow: self._ended_by_ib(uow, event.order_ref))
         elif isinstance(event, OrderRejected):
@@ -195,10 +211,16 @@ class Router:
         elif isinstance(event, ConnectionChanged) and event.state is ConnectionState.READY:
             await self.resume()
 
-    async def _book(self, uow: UnitOfWork, fill: OrderFilled) -> None:
-        """Book the fill, and tell of any margin investor it left below maintenance (at the fill's price)."""
-        owners = await fills.book_fill(uow, fill)
-        await margin_service.watch_maintenance(uow, self._settings, owners, {fill.con_id: fill.price})
+    async def _book(self, uow: UnitOfWork, fill: OrderFilled) -> bool:
+        """Book the fill, tell of any margin investor it left below maintenance (at the fill's price), and let
+        whoever follows fills (copy trading) act on it, in the same transaction; whether it was booked now."""
+        booked = await fills.book_fill(uow, fill)
+        if booked is None:
+            return False
+        await margin_service.watch_maintenance(uow, self._settings, booked.owners, {fill.con_id: fill.price})
+        for follower in self._followers:
+            await follower.on_fill(uow, booked)
+        return True
 
     async def _end(self, order_ref: str, outcome: OrderStatus, reason: str) -> None:
         block_id = fills.block_id_of(order_ref)

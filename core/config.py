@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     margin_low_price: Decimal = Field(default=Decimal(5), ge=0)
     margin_lending_capacity: Decimal = Field(default=Decimal(0), ge=0)
 
+    copy_leader_approval: bool = True  # an admin approves each new leader before anyone can follow them
+    copy_max_profit_share_pct: Decimal = Field(default=Decimal(30), ge=0, le=50)
+    copy_min_allocation: Decimal = Field(default=Decimal(200), gt=0)
+    copy_min_order_value: Decimal = Field(default=Decimal(25), ge=0)  # smaller copied orders are skipped
+    copy_signal_poll_seconds: float = Field(default=1.0, gt=0)
+
     totp_issuer: str = "Omnibot"
     totp_max_failures: int = Field(default=5, ge=1, le=100)
     totp_lockout_minutes: int = Field(default=15, ge=1)

@@ -18,6 +18,7 @@
     │   ├── ActionUnavailable       a button's pending action is unknown, another user's, expired or used
     │   ├── OnboardingAnswerRefused an onboarding answer that does not fit its question
     │   ├── InvalidCommand          a command's words that cannot be read
+    │   ├── CopyRefused             copy trading refused a request (an alias taken, following oneself, bad terms)
     │   └── OrderRefused            pre-trade risk or the order's state refused a request
     │       ├── AccountNotActive        the investor's account is not active (pending, frozen, closed)
     │       ├── TradingHalted           the kill switch, or the instrument is halted
@@ -197,6 +198,16 @@ class InvalidCommand(DomainError):
 @dataclass(eq=False)
 class OnboardingAnswerRefused(DomainError):
     """An onboarding answer that does not fit the question asked."""
+
+    problem: str
+
+    def __str__(self) -> str:
+        return self.problem
+
+
+@dataclass(eq=False)
+class CopyRefused(DomainError):
+    """Copy trading refused a request: leading, following, or a copy's terms; what was wrong, in plain words."""
 
     problem: str
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import fields
 from uuid import UUID
 
@@ -11,6 +12,7 @@ from core.crypto import FieldCipher, FieldRef
 from core.db import UnitOfWork, insert_ignoring_conflicts
 from core.errors import InvalidPersonalData, NotFound
 from core.models import User
+from core.sql import in_list
 from core.users import PersonalData, Role, UserRecord, UserStatus, check_transition
 
 PERSONAL_FIELDS = tuple(field.name for field in fields(PersonalData))
@@ -61,6 +63,15 @@ async def find_by_telegram_id(uow: UnitOfWork, telegram_id: int) -> UserRecord |
 
 async def get_user(uow: UnitOfWork, user_id: UUID) -> UserRecord:
     return _record(await _load(uow, user_id))
+
+
+async def active_among(uow: UnitOfWork, user_ids: Iterable[UUID]) -> set[UUID]:
+    """Which of these users have an active account (in one read, whatever their number)."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return set()
+    query = select(User.id).where(in_list(User.id, "ids"), User.status == UserStatus.ACTIVE)
+    return set((await uow.connection.execute(query, {"ids": ids})).scalars())
 
 
 async def change_status(uow: UnitOfWork, user_id: UUID, status: UserStatus) -> UserRecord:

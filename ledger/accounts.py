@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from typing import NamedTuple
 from uuid import UUID
 
 from .money import ZERO
@@ -85,14 +86,44 @@ class Asset:
         return self.currency if self.currency is not None else f"#{self.con_id}"
 
 
-def account_code(kind: AccountKind, asset: Asset, owner_id: UUID | None = None) -> str:
-    """The account's natural key: one account per kind, owner and asset."""
+class AccountSpec(NamedTuple):
+    """Which account: a kind, an asset, the investor who owns it, and the sleeve it belongs to, if any.
+
+    A sleeve is a part of an investor's money kept apart from the rest, with cash and shares of its own: a copy
+    of a leader's trades is one (copytrade/). The investor's own cash and shares are in no sleeve."""
+
+    kind: AccountKind
+    asset: Asset
+    owner_id: UUID | None = None
+    sleeve_id: UUID | None = None
+
+
+def account_code(kind: AccountKind, asset: Asset, owner_id: UUID | None = None, sleeve_id: UUID | None = None) -> str:
+    """The account's natural key: one account per kind, owner, sleeve and asset."""
     policy = KIND_POLICY[kind]
     if policy.owned_by_investor != (owner_id is not None):
         raise ValueError(f"{kind} accounts {'need' if policy.owned_by_investor else 'have no'} owner")
+    if sleeve_id is not None and not policy.owned_by_investor:
+        raise ValueError(f"{kind} accounts are in no sleeve")
     if policy.asset != "any" and (policy.asset == "cash") != asset.is_cash:
         raise ValueError(f"{kind} accounts hold {policy.asset}, not {asset}")
+    if sleeve_id is not None:
+        return f"{kind}/{owner_id}/{sleeve_id}/{asset}"
     return f"{kind}/{owner_id}/{asset}" if owner_id else f"{kind}/{asset}"
+
+
+@dataclass(frozen=True, order=True)
+class Holder:
+    """Whose cash and shares a trade moves: an investor's own, or one of their sleeves'."""
+
+    owner_id: UUID
+    sleeve_id: UUID | None = None
+
+    def cash(self, currency: str = "USD") -> AccountSpec:
+        return AccountSpec(AccountKind.INVESTOR_CASH, Asset.cash(currency), self.owner_id, self.sleeve_id)
+
+    def shares(self, con_id: int) -> AccountSpec:
+        return AccountSpec(AccountKind.INVESTOR_POSITION, Asset.instrument(con_id), self.owner_id, self.sleeve_id)
 
 
 @dataclass(frozen=True)
@@ -106,6 +137,7 @@ class AccountState:
     held: Decimal  # reserved by pending holds
     version: int
     credit_line: Decimal = ZERO  # how far below zero `available` may go: a margin investor's line (ledger/credit.py)
+    sleeve_id: UUID | None = None  # see AccountSpec
 
     @property
     def policy(self) -> KindPolicy:
@@ -127,7 +159,16 @@ class AccountState:
         """The account once an entry has moved it: its next version. (Built directly, not with
         dataclasses.replace: a block's fill moves tens of thousands of accounts.)"""
         return AccountState(
-            self.id, self.code, self.kind, self.asset, self.owner_id, balance, held, self.version + 1, self.credit_line
+            self.id,
+            self.code,
+            self.kind,
+            self.asset,
+            self.owner_id,
+            balance,
+            held,
+            self.version + 1,
+            self.credit_line,
+            self.sleeve_id,
         )
 
 

@@ -18,7 +18,7 @@ from uuid import UUID
 from core.db import UnitOfWork
 
 from . import store
-from .accounts import AccountKind, Asset
+from .accounts import AccountKind, AccountSpec, Asset, Holder
 from .entries import EntryRequest, Leg, PostedEntry
 from .money import ZERO, product, round_cash, round_storage
 from .positions import PositionState
@@ -33,6 +33,11 @@ class Allocation:
     commission: Decimal  # the investor's share, in cents
     hold_id: UUID | None = None
     completes: bool = False  # the order is done with this execution: the rest of its hold goes back
+    sleeve_id: UUID | None = None  # the order is for one of the investor's sleeves (ledger.accounts.AccountSpec)
+
+    @property
+    def holder(self) -> Holder:
+        return Holder(self.owner_id, self.sleeve_id)
 
 
 @dataclass(frozen=True)
@@ -50,17 +55,18 @@ class SharedExecution:
 
 @dataclass(frozen=True)
 class BookedShare:
-    owner_id: UUID
+    holder: Holder
     quantity: Decimal
     gross: Decimal  # cents
     commission: Decimal  # cents
     realized_pnl: Decimal  # realized by this execution (zero for a buy)
+    position: Decimal | None  # the holder's shares after it (None on a replay)
 
 
 @dataclass(frozen=True)
 class BookedExecution:
     entry: PostedEntry
-    shares: list[BookedShare]  # one per investor, in the order first seen
+    shares: list[BookedShare]  # one per holder (investor or sleeve), in the order first seen
 
     @property
     def replayed(self) -> bool:
@@ -68,21 +74,22 @@ class BookedExecution:
 
 
 async def book_shared_execution(uow: UnitOfWork, execution: SharedExecution) -> BookedExecution:
-    per_owner = _per_owner(execution.allocations)
+    per_holder = _per_holder(execution.allocations)
     cash_asset, shares_asset = Asset.cash(execution.currency), Asset.instrument(execution.con_id)
-    specs: list[tuple[AccountKind, Asset, UUID | None]] = [
-        (AccountKind.BROKER_CASH, cash_asset, None),
-        (AccountKind.BROKER_POSITION, shares_asset, None),
+    specs = [
+        AccountSpec(AccountKind.BROKER_CASH, cash_asset),
+        AccountSpec(AccountKind.BROKER_POSITION, shares_asset),
+        AccountSpec(AccountKind.HOUSE_ERROR, cash_asset),
+        AccountSpec(AccountKind.HOUSE_ERROR, shares_asset),
     ]
-    specs += [(AccountKind.HOUSE_ERROR, cash_asset, None), (AccountKind.HOUSE_ERROR, shares_asset, None)]
-    for owner in per_owner:
-        specs += [(AccountKind.INVESTOR_CASH, cash_asset, owner), (AccountKind.INVESTOR_POSITION, shares_asset, owner)]
+    for holder in per_holder:
+        specs += [holder.cash(execution.currency), holder.shares(execution.con_id)]
     broker_cash, broker_shares, error_cash, error_shares, *investor_accounts = await open_accounts(uow, specs)
 
     buy = execution.side is TradeSide.BUY
     legs: dict[UUID, Decimal] = defaultdict(Decimal)
     booked, investors_out, allocated = [], ZERO, ZERO
-    for index, (owner, (quantity, commission)) in enumerate(per_owner.items()):
+    for index, (holder, (quantity, commission)) in enumerate(per_holder.items()):
         cash, position = investor_accounts[2 * index], investor_accounts[2 * index + 1]
         gross = round_cash(product(quantity, execution.price))
         out = gross + commission if buy else commission - gross
@@ -90,14 +97,14 @@ async def book_shared_execution(uow: UnitOfWork, execution: SharedExecution) -> 
         legs[position.id] += -quantity if buy else quantity
         investors_out += out
         allocated += quantity
-        booked.append((owner, cash.id, position.id, quantity, gross, commission, out))
+        booked.append((holder, cash.id, position.id, quantity, gross, commission, out))
     exact_gross = round_storage(product(execution.quantity, execution.price))
     broker_out = exact_gross + execution.commission if buy else execution.commission - exact_gross
     legs[broker_cash.id] -= broker_out
     legs[broker_shares.id] += execution.quantity if buy else -execution.quantity
     legs[error_cash.id] += broker_out - investors_out  # fractions of a cent, and the cost of the house's shares
     legs[error_shares.id] += -(execution.quantity - allocated) if buy else execution.quantity - allocated
-    booked_holds = [a for a in execution.allocations if a.hold_id and a.owner_id in per_owner]
+    booked_holds = [a for a in execution.allocations if a.hold_id and a.holder in per_holder]
     holds = tuple(a.hold_id for a in booked_holds if a.hold_id)
     releases = tuple(a.hold_id for a in booked_holds if a.hold_id and a.completes)
     request = EntryRequest(
@@ -110,13 +117,13 @@ async def book_shared_execution(uow: UnitOfWork, execution: SharedExecution) -> 
     )
     entry = await post_entry(uow, request)
     if entry.replayed:
-        return BookedExecution(entry, [BookedShare(o, q, g, c, ZERO) for o, _c, _s, q, g, c, _out in booked])
+        return BookedExecution(entry, [BookedShare(h, q, g, c, ZERO, None) for h, _c, _s, q, g, c, _out in booked])
 
     after_posting = {leg.account_id: leg.balance_after for leg in entry.legs}
     share_accounts = [shares_id for _o, _c, shares_id, *_rest in booked]
     books = await store.positions_books(uow, share_accounts)
     new_books, shares = {}, []
-    for owner, _cash_id, shares_id, quantity, gross, commission, out in booked:
+    for holder, _cash_id, shares_id, quantity, gross, commission, out in booked:
         basis, realized = books.get(shares_id, (ZERO, ZERO))
         moved = quantity if buy else -quantity
         before = PositionState(after_posting[shares_id] - moved, basis, realized)
@@ -125,23 +132,25 @@ async def book_shared_execution(uow: UnitOfWork, execution: SharedExecution) -> 
         else:
             after = before.buy(quantity, out) if buy else before.sell(quantity, -out)
         new_books[shares_id] = (after.cost_basis, after.realized_pnl)
-        shares.append(BookedShare(owner, quantity, gross, commission, after.realized_pnl - before.realized_pnl))
+        realized = after.realized_pnl - before.realized_pnl
+        shares.append(BookedShare(holder, quantity, gross, commission, realized, after_posting[shares_id]))
     await store.save_positions_books(uow, new_books)
     return BookedExecution(entry, shares)
 
 
-def _per_owner(allocations: Sequence[Allocation]) -> dict[UUID, tuple[Decimal, Decimal]]:
-    """An investor with two orders in one block is booked once, with both orders' shares and commissions."""
-    merged: dict[UUID, tuple[Decimal, Decimal]] = {}
+def _per_holder(allocations: Sequence[Allocation]) -> dict[Holder, tuple[Decimal, Decimal]]:
+    """An investor (or sleeve) with two orders in one block is booked once, with both orders' shares and
+    commissions."""
+    merged: dict[Holder, tuple[Decimal, Decimal]] = {}
     for allocation in allocations:
-        quantity, commission = merged.get(allocation.owner_id, (ZERO, ZERO))
-        merged[allocation.owner_id] = (quantity + allocation.quantity, commission + allocation.commission)
-    return {owner: value for owner, value in merged.items() if value[0] or value[1]}
+        quantity, commission = merged.get(allocation.holder, (ZERO, ZERO))
+        merged[allocation.holder] = (quantity + allocation.quantity, commission + allocation.commission)
+    return {holder: value for holder, value in merged.items() if value[0] or value[1]}
 
 
 @dataclass(frozen=True)
 class PriceAdjustment:
-    owner_id: UUID
+    holder: Holder
     amount: Decimal  # cents: what the investor's gross moves by (positive: a buyer pays more, a seller gets more)
 
 
@@ -157,11 +166,9 @@ async def book_price_adjustments(
     moving = [adjustment for adjustment in adjustments if adjustment.amount]
     if not moving:
         return None
-    cash_asset, shares_asset = Asset.cash(currency), Asset.instrument(con_id)
-    specs: list[tuple[AccountKind, Asset, UUID | None]] = [(AccountKind.HOUSE_ERROR, cash_asset, None)]
+    specs = [AccountSpec(AccountKind.HOUSE_ERROR, Asset.cash(currency))]
     for adjustment in moving:
-        specs += [(AccountKind.INVESTOR_CASH, cash_asset, adjustment.owner_id)]
-        specs += [(AccountKind.INVESTOR_POSITION, shares_asset, adjustment.owner_id)]
+        specs += [adjustment.holder.cash(currency), adjustment.holder.shares(con_id)]
     error, *accounts = await open_accounts(uow, specs)
     buy = side is TradeSide.BUY
     legs: dict[UUID, Decimal] = defaultdict(Decimal)

@@ -41,6 +41,8 @@ class Account(Base):
     code: Mapped[str] = mapped_column(String(120), unique=True)
     kind: Mapped[AccountKind] = mapped_column(str_enum(AccountKind, "account_kind"))
     owner_id: Mapped[UUID | None] = mapped_column(ForeignKey("users.id"), index=True)
+    # A part of the owner's money kept apart (accounts.AccountSpec): a copy's cash and shares, say.
+    sleeve_id: Mapped[UUID | None] = mapped_column(Uuid, index=True, nullable=True)
     currency: Mapped[str | None] = mapped_column(String(3))
     instrument_id: Mapped[int | None] = mapped_column(ForeignKey("instruments.con_id"))
     balance: Mapped[Decimal] = mapped_column(Amount)  # kept by the database as postings arrive

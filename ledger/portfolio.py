@@ -18,11 +18,11 @@ from sqlalchemy import Table, func, select
 from core.bulk import upsert_rows
 from core.db import UnitOfWork
 
-from .accounts import AccountKind, Asset
+from .accounts import AccountKind, Holder
 from .instruments import INSTRUMENTS
 from .models import NavPoint
 from .money import ZERO, round_cash
-from .service import open_account
+from .service import open_accounts
 from .settlement import unsettled_cash
 from .store import ACCOUNTS, POSITIONS
 
@@ -74,8 +74,13 @@ class Valuation:
     day_pnl: Decimal
 
 
-async def book(uow: UnitOfWork, owner_id: UUID, today: date, currency: str = "USD") -> Book:
-    cash = await open_account(uow, AccountKind.INVESTOR_CASH, Asset.cash(currency), owner_id)
+async def book(
+    uow: UnitOfWork, owner_id: UUID, today: date, currency: str = "USD", *, sleeve_id: UUID | None = None
+) -> Book:
+    """The investor's own book, or one of their sleeves' (a copy's) with `sleeve_id`."""
+    holder = Holder(owner_id, sleeve_id)
+    cash = (await open_accounts(uow, [holder.cash(currency)]))[0]
+    in_sleeve = ACCOUNTS.c.sleeve_id.is_(None) if sleeve_id is None else ACCOUNTS.c.sleeve_id == sleeve_id
     rows = await uow.connection.execute(
         select(
             ACCOUNTS.c.instrument_id,
@@ -86,7 +91,7 @@ async def book(uow: UnitOfWork, owner_id: UUID, today: date, currency: str = "US
         )
         .join(INSTRUMENTS, INSTRUMENTS.c.con_id == ACCOUNTS.c.instrument_id)
         .outerjoin(POSITIONS, POSITIONS.c.account_id == ACCOUNTS.c.id)
-        .where(ACCOUNTS.c.owner_id == owner_id, ACCOUNTS.c.kind == AccountKind.INVESTOR_POSITION.value)
+        .where(ACCOUNTS.c.owner_id == owner_id, ACCOUNTS.c.kind == AccountKind.INVESTOR_POSITION.value, in_sleeve)
         .order_by(INSTRUMENTS.c.symbol)
     )
     holdings, closed = [], ZERO
@@ -96,7 +101,8 @@ async def book(uow: UnitOfWork, owner_id: UUID, today: date, currency: str = "US
             holdings.append(Holding(row.instrument_id, row.symbol, row.balance, basis, realized))
         else:
             closed += realized
-    unsettled = await unsettled_cash(uow, owner_id, today)
+    # Unsettled proceeds are the investor's, wherever they sit: a sleeve's are counted in its owner's book.
+    unsettled = await unsettled_cash(uow, owner_id, today) if sleeve_id is None else ZERO
     return Book(cash.balance, cash.held, unsettled, tuple(holdings), closed)
 
 

@@ -18,19 +18,22 @@ from core.db import UnitOfWork
 from core.errors import DomainError, IdempotencyConflict, InsufficientFunds, NotFound
 
 from . import store
-from .accounts import AccountKind, AccountState, Asset, account_code
+from .accounts import AccountKind, AccountSpec, AccountState, Asset, account_code
 from .entries import EntryRequest, Leg, PostedEntry, apply_entry
 from .holds import HoldState, HoldStatus
 from .money import ZERO, require_positive, require_storable
 
 
-async def open_accounts(uow: UnitOfWork, specs: Sequence[tuple[AccountKind, Asset, UUID | None]]) -> list[AccountState]:
-    """The accounts for (kind, asset, owner), created empty where missing, in the order asked for."""
-    codes = [account_code(kind, asset, owner) for kind, asset, owner in specs]
+async def open_accounts(
+    uow: UnitOfWork, specs: Sequence[AccountSpec | tuple[AccountKind, Asset, UUID | None]]
+) -> list[AccountState]:
+    """The accounts for (kind, asset, owner[, sleeve]), created empty where missing, in the order asked for."""
+    wanted = [AccountSpec(*spec) for spec in specs]
+    codes = [account_code(*spec) for spec in wanted]
     found = await store.accounts_by_code(uow, codes)
     missing = [
-        AccountState(uow.ids.new_id(), code, kind, asset, owner, ZERO, ZERO, 0)
-        for code, (kind, asset, owner) in zip(codes, specs, strict=True)
+        AccountState(uow.ids.new_id(), code, spec.kind, spec.asset, spec.owner_id, ZERO, ZERO, 0, ZERO, spec.sleeve_id)
+        for code, spec in zip(codes, wanted, strict=True)
         if code not in found
     ]
     if missing:
@@ -39,8 +42,10 @@ async def open_accounts(uow: UnitOfWork, specs: Sequence[tuple[AccountKind, Asse
     return [found[code] for code in codes]
 
 
-async def open_account(uow: UnitOfWork, kind: AccountKind, asset: Asset, owner_id: UUID | None = None) -> AccountState:
-    return (await open_accounts(uow, [(kind, asset, owner_id)]))[0]
+async def open_account(
+    uow: UnitOfWork, kind: AccountKind, asset: Asset, owner_id: UUID | None = None, sleeve_id: UUID | None = None
+) -> AccountState:
+    return (await open_accounts(uow, [AccountSpec(kind, asset, owner_id, sleeve_id)]))[0]
 
 
 async def get_account(uow: UnitOfWork, account_id: UUID, *, lock: bool = False) -> AccountState:
@@ -146,6 +151,45 @@ async def place_hold(uow: UnitOfWork, account_id: UUID, amount: Decimal, *, key:
     await store.insert_hold(uow, hold, now)
     await store.save_held(uow, [_with_held(account, account.held + amount)])
     return hold
+
+
+@dataclass(frozen=True)
+class HoldRequest:
+    account_id: UUID
+    amount: Decimal
+    key: str
+    reason: str
+
+
+async def place_holds(uow: UnitOfWork, requests: Sequence[HoldRequest]) -> list[HoldState | None]:
+    """Set many amounts aside in a few statements whatever their number (a block of copied orders), each as
+    `place_hold` would: one that its account cannot cover gets None and takes nothing, the others go ahead."""
+    for request in requests:
+        require_storable(require_positive(request.amount))
+    accounts = await store.accounts_by_id(uow, {r.account_id for r in requests}, lock=True)
+    existing = await store.holds_by_key(uow, [r.key for r in requests])
+    now, placed = uow.clock.now(), []
+    results: list[HoldState | None] = []
+    for request in requests:
+        hold = existing.get(request.key)
+        if hold is not None:
+            if (hold.account_id, hold.amount) != (request.account_id, request.amount):
+                raise IdempotencyConflict(request.key)
+            results.append(hold)
+            continue
+        account = accounts[request.account_id]
+        if not account.policy.may_go_negative and account.spendable < request.amount:
+            results.append(None)
+            continue
+        accounts[account.id] = _with_held(account, account.held + request.amount)
+        hold = HoldState(
+            uow.ids.new_id(), account.id, request.amount, ZERO, ZERO, HoldStatus.PENDING, request.key, request.reason
+        )
+        placed.append(hold)
+        results.append(hold)
+    await store.insert_holds(uow, placed, now)
+    await store.save_held(uow, [accounts[account_id] for account_id in {hold.account_id for hold in placed}])
+    return results
 
 
 async def release_hold(uow: UnitOfWork, hold_id: UUID) -> HoldState:

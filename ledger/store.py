@@ -47,6 +47,7 @@ _LOCK_ACCOUNTS = _ACCOUNTS_BY_ID.with_for_update()
 _HOLDS_BY_ID = select(HOLDS).where(in_list(HOLDS.c.id, "ids")).order_by(HOLDS.c.id)
 _LOCK_HOLDS = _HOLDS_BY_ID.with_for_update()
 _HOLD_BY_KEY = select(HOLDS).where(HOLDS.c.idempotency_key == bindparam("key"))
+_HOLDS_BY_KEYS = select(HOLDS).where(in_list(HOLDS.c.idempotency_key, "keys"))
 _ENTRIES_BY_KEY = select(ENTRIES).where(in_list(ENTRIES.c.idempotency_key, "keys"))
 _POSTINGS_OF = select(POSTINGS).where(in_list(POSTINGS.c.entry_id, "ids")).order_by(POSTINGS.c.id)
 # Whether any of the keys was booked, read in the same round trip as the accounts' locks.
@@ -73,7 +74,9 @@ async def _rows(uow: UnitOfWork, statement: Executable, name: str, values: Itera
 def _account(row: Row[Any]) -> AccountState:
     asset = Asset(currency=row.currency, con_id=row.instrument_id)
     kind, owner = AccountKind(row.kind), row.owner_id
-    return AccountState(row.id, row.code, kind, asset, owner, row.balance, row.held, row.version, row.credit_line)
+    return AccountState(
+        row.id, row.code, kind, asset, owner, row.balance, row.held, row.version, row.credit_line, row.sleeve_id
+    )
 
 
 def _hold(row: Row[Any]) -> HoldState:
@@ -103,6 +106,7 @@ async def create_accounts(uow: UnitOfWork, accounts: Sequence[AccountState]) -> 
             "code": account.code,
             "kind": account.kind.value,
             "owner_id": account.owner_id,
+            "sleeve_id": account.sleeve_id,
             "currency": account.asset.currency,
             "instrument_id": account.asset.con_id,
             "balance": account.balance,
@@ -146,6 +150,10 @@ async def holds_by_id(uow: UnitOfWork, ids: Iterable[UUID], *, lock: bool) -> di
 async def hold_by_key(uow: UnitOfWork, key: str) -> HoldState | None:
     row = (await uow.connection.execute(_HOLD_BY_KEY, {"key": key})).one_or_none()
     return None if row is None else _hold(row)
+
+
+async def holds_by_key(uow: UnitOfWork, keys: Sequence[str]) -> dict[str, HoldState]:
+    return {row.idempotency_key: _hold(row) for row in await _rows(uow, _HOLDS_BY_KEYS, "keys", keys)}
 
 
 async def entries_by_key(uow: UnitOfWork, keys: Sequence[str]) -> dict[str, PostedEntry]:
@@ -211,7 +219,17 @@ async def save_held(uow: UnitOfWork, accounts: Iterable[AccountState]) -> None:
 
 
 async def insert_hold(uow: UnitOfWork, hold: HoldState, now: datetime) -> None:
-    row = {
+    with _key_race("uq_holds_idempotency_key"):
+        await uow.connection.execute(insert(HOLDS), _hold_row(hold, now))
+
+
+async def insert_holds(uow: UnitOfWork, holds: Sequence[HoldState], now: datetime) -> None:
+    with _key_race("uq_holds_idempotency_key"):
+        await insert_rows(uow, HOLDS, [_hold_row(hold, now) for hold in holds])
+
+
+def _hold_row(hold: HoldState, now: datetime) -> dict[str, Any]:
+    return {
         "id": hold.id,
         "idempotency_key": hold.key,
         "account_id": hold.account_id,
@@ -219,12 +237,10 @@ async def insert_hold(uow: UnitOfWork, hold: HoldState, now: datetime) -> None:
         "posted": hold.posted,
         "released": hold.released,
         "status": hold.status.value,
-        "reason": hold.reason,
+        "reason": hold.reason[:200],
         "created_at": now,
         "updated_at": now,
     }
-    with _key_race("uq_holds_idempotency_key"):
-        await uow.connection.execute(insert(HOLDS), row)
 
 
 async def save_holds(uow: UnitOfWork, holds: Iterable[HoldState], now: datetime) -> None:
@@ -255,3 +271,11 @@ async def save_positions_books(uow: UnitOfWork, books: dict[UUID, tuple[Decimal,
         for account_id, (basis, realized) in sorted(books.items())
     ]
     await upsert_rows(uow, POSITIONS, rows, key="account_id")
+
+
+async def sleeve_accounts(uow: UnitOfWork, sleeve_ids: Sequence[UUID]) -> list[Row[Any]]:
+    """The sleeves' accounts: sleeve_id, instrument_id (None for cash), balance, held."""
+    query = select(ACCOUNTS.c.sleeve_id, ACCOUNTS.c.instrument_id, ACCOUNTS.c.balance, ACCOUNTS.c.held).where(
+        in_list(ACCOUNTS.c.sleeve_id, "ids")
+    )
+    return await _rows(uow, query, "ids", sorted(set(sleeve_ids)))

@@ -19,6 +19,7 @@ from broker.market_data import MarketData
 from broker.omnibus import OmnibusAccount
 from broker.orders import Trading
 from broker.router import Router
+from copytrade.desk import CopyDesk
 from core.clock import Clock, SystemClock
 from core.config import Settings
 from core.crypto import FieldCipher
@@ -68,11 +69,15 @@ async def running(platform: Platform, *, token: str, base_url: str) -> AsyncIter
     market = MarketData(connection, clock)
     router = Router(db, connection, settings, clock, OmnibusAccount(connection))
     trading = Trading(db, market, settings, wake_router=router.wake, send_block=router.send)
-    services = Services(settings, db, clock, platform.field_cipher(), Broker(trading, market, connection, router))
+    copies = CopyDesk(db, settings, market, wake_router=router.wake)
+    router.follow_fills(copies)
+    broker = Broker(trading, market, connection, router, copies)
+    services = Services(settings, db, clock, platform.field_cipher(), broker)
     application = build_application(services, token, base_url)
     notifier = Notifier(services, application.bot)
     await connection.start()
     router.start()
+    copies.start()
     try:
         async with polling(application):
             notifier.start()
@@ -81,5 +86,6 @@ async def running(platform: Platform, *, token: str, base_url: str) -> AsyncIter
             finally:
                 await notifier.stop()
     finally:
+        await copies.stop()
         await router.stop()
         await connection.stop()

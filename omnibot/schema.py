@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import bot.models
 import broker.models
+import copytrade.models
 import core.models
 import ledger.models
 from core.orm import Base
 
-MODEL_MODULES = (core.models, ledger.models, broker.models, bot.models)
+MODEL_MODULES = (core.models, ledger.models, broker.models, copytrade.models, bot.models)
 metadata = Base.metadata

@@ -21,6 +21,7 @@ from bot.notifier import Notifier
 from bot.services import Broker, Services
 from broker.market_data import MarketData
 from broker.orders import Trading
+from copytrade.desk import CopyDesk
 from core.clock import ManualClock
 from core.config import Settings
 from core.crypto import FieldCipher
@@ -116,12 +117,16 @@ async def trading_bot(desk: Desk) -> AsyncIterator[BotDesk]:
     )
     market = MarketData(desk.connection, desk.clock)
     trading = Trading(desk.db, market, settings, wake_router=desk.router.wake, send_block=desk.router.send)
-    broker = Broker(trading, market, desk.connection, desk.router)
+    copies = CopyDesk(desk.db, settings, market, wake_router=desk.router.wake)
+    desk.router.follow_fills(copies)
+    broker = Broker(trading, market, desk.connection, desk.router, copies)
     desk.router.start()
+    copies.start()
     try:
         async with running_bot(Services(settings, desk.db, desk.clock, desk.cipher, broker)) as bot:
             yield bot
     finally:
+        await copies.stop()
         await desk.router.stop()
 
 

@@ -1,0 +1,225 @@
+"""The copy desk: copy trading's running part, and what the bot calls.
+
+- It follows booked fills (broker.router.FillFollower): a leader's fill leaves a signal in its own
+  transaction, and wakes the desk once committed; the desk prices what it needs (outside any transaction),
+  then mirrors the signal into its copiers' block (`mirror.mirror_signal`) and wakes the router.
+- It finishes stopping copies: once a stopping copy has no open order, its positions are kept (moved to the
+  follower's own book) or sold, then its cash goes back and it is stopped.
+- It watches each copy's stop-loss and take-profit on market prices: when one is hit, the copy is closed.
+
+Everything it does is in the database first: a desk that dies leaves signals unprocessed and copies stopping,
+and the next one (in this process or another) takes them up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from uuid import UUID
+
+from broker.block_orders import BlockOrder, place_market_block
+from broker.fills import BookedFill
+from broker.order_requests import Market
+from broker.order_states import OrderSide
+from broker.order_store import live_orders_of_sleeve
+from core.config import Settings
+from core.db import Database, UnitOfWork
+from core.errors import BrokerUnavailable, CopyRefused, NotFound, TradingHalted
+from ledger.instruments import symbols_of
+from ledger.sleeves import sleeve_books, sleeve_shares
+
+from . import follow as following
+from . import store
+from .mirror import instruments_to_price, mirror_signal, record_signals
+from .store import CopyRecord
+from .terms import CopyMode, CopyStatus, CopyTerms
+
+log = logging.getLogger("omnibot.copytrade")
+HUNDRED = Decimal(100)
+
+
+class CopyDesk:
+    def __init__(
+        self, db: Database, settings: Settings, market: Market, wake_router: Callable[[], None] = lambda: None
+    ) -> None:
+        self._db, self._settings, self._market, self._wake_router = db, settings, market, wake_router
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    # ---- following fills (broker.router.FillFollower)
+
+    async def on_fill(self, uow: UnitOfWork, booked: BookedFill) -> None:
+        await record_signals(uow, booked)
+
+    def fill_committed(self) -> None:
+        self._wakeup.set()
+
+    # ---- running
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="copy desk")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            self._wakeup.clear()
+            try:
+                await self.mirror_pending()
+                await self.settle_stopping()
+                await self.watch_limits()
+            except Exception:  # the loop must outlive a bad moment (the broker away, a database restart)
+                log.exception("copy desk: a round failed; trying again")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), timeout=self._settings.copy_signal_poll_seconds)
+
+    async def mirror_pending(self) -> int:
+        """Mirror every signal waiting; how many were mirrored here."""
+        done = 0
+        while (signal := await self._db.transact(store.next_signal, readonly=True)) is not None:
+            try:
+                if not await self._mirror(signal.id, signal):
+                    return done  # another desk has it
+            except BrokerUnavailable as away:  # mirrored when the market is back: nothing is lost meanwhile
+                log.warning("copy desk: signal %s waits (%s)", signal.id, away)
+                return done
+            done += 1
+        return done
+
+    async def _mirror(self, signal_id: int, signal: store.SignalRecord) -> bool:
+        needed = await self._db.transact(lambda uow: instruments_to_price(uow, signal), readonly=True)
+        prices = await self._prices(needed)
+        mirrored = await self._db.transact(lambda uow: mirror_signal(uow, self._settings, signal_id, prices))
+        if mirrored is not None and mirrored.placed is not None and mirrored.placed.block is not None:
+            self._wake_router()
+        return mirrored is not None
+
+    # ---- the follower's requests
+
+    async def follow(self, follower_id: UUID, alias: str, terms: CopyTerms) -> CopyRecord:
+        copy = await self._db.transact(lambda uow: following.follow(uow, self._settings, follower_id, alias, terms))
+        self._wakeup.set()  # buying into the leader's positions, if asked
+        return copy
+
+    async def following(self, follower_id: UUID) -> list[CopyRecord]:
+        return await self._db.transact(lambda uow: store.copies_of_follower(uow, follower_id), readonly=True)
+
+    async def set_paused(self, follower_id: UUID, copy_id: UUID, *, paused: bool) -> CopyRecord:
+        return await self._db.transact(lambda uow: following.set_paused(uow, follower_id, copy_id, paused=paused))
+
+    async def change_terms(self, follower_id: UUID, copy_id: UUID, terms: CopyTerms) -> CopyRecord:
+        return await self._db.transact(
+            lambda uow: following.change_terms(uow, self._settings, follower_id, copy_id, terms)
+        )
+
+    async def stop_copy(
+        self, follower_id: UUID | None, copy_id: UUID, *, keep_positions: bool, reason: str = "stopped by you"
+    ) -> CopyRecord:
+        """Stop following: alerts at once; a copy once its positions are kept or sold."""
+        copy = await self._db.transact(
+            lambda uow: following.begin_stop(uow, follower_id, copy_id, keep_positions=keep_positions, reason=reason)
+        )
+        return await self._db.transact(lambda uow: self._settle(uow, copy.id)) or copy
+
+    async def close_position(self, follower_id: UUID, copy_id: UUID, con_id: int) -> None:
+        """Sell the copy's whole position in one instrument (the copy goes on)."""
+        await self._db.transact(lambda uow: self._close_one(uow, follower_id, copy_id, con_id))
+        self._wake_router()
+
+    async def _close_one(self, uow: UnitOfWork, follower_id: UUID, copy_id: UUID, con_id: int) -> None:
+        copy = await following.own_copy(uow, follower_id, copy_id)
+        if copy.status is CopyStatus.STOPPED:
+            raise CopyRefused("this copy is stopped")
+        books = await sleeve_books(uow, [copy.id])
+        quantity = books[copy.id].available_shares(con_id)
+        if quantity <= 0:
+            raise NotFound("copied position", con_id)
+        await self._sell(uow, copy, {con_id: quantity}, "close")
+
+    # ---- stopping
+
+    async def settle_stopping(self) -> int:
+        """Take every stopping copy a step further; how many were stopped."""
+        stopping = await self._db.transact(lambda uow: store.copies_in(uow, CopyStatus.STOPPING), readonly=True)
+        stopped = 0
+        for copy in stopping:
+            settled = await self._db.transact(functools.partial(self._settle, copy_id=copy.id))
+            stopped += settled is not None and settled.status is CopyStatus.STOPPED
+        return stopped
+
+    async def _settle(self, uow: UnitOfWork, copy_id: UUID) -> CopyRecord | None:
+        copy = await store.copy_by_id(uow, copy_id, lock=True)
+        if copy is None or copy.status is not CopyStatus.STOPPING:
+            return copy
+        if await live_orders_of_sleeve(uow, copy.id):
+            return copy  # its orders end first (a fill, a cancel, the day's end)
+        shares = await sleeve_shares(uow, copy.id)
+        if shares and not copy.keep_positions:
+            await self._sell(uow, copy, shares, "stop")
+            return copy
+        return await following.finish_stop(uow, copy)
+
+    async def _sell(self, uow: UnitOfWork, copy: CopyRecord, shares: dict[int, Decimal], why: str) -> None:
+        symbols = await symbols_of(uow, shares)
+        for con_id, quantity in sorted(shares.items()):
+            order = BlockOrder(copy.holder, quantity, f"copy/{copy.id}/{why}/{uow.ids.new_id()}")
+            try:
+                await place_market_block(uow, self._settings, con_id, symbols[con_id], OrderSide.SELL, [order])
+            except TradingHalted:
+                log.warning("copy %s: %s halted, its position waits", copy.id, symbols[con_id])
+        self._wake_router()
+
+    # ---- stop-loss and take-profit
+
+    async def watch_limits(self) -> int:
+        """Close every copy whose stop-loss or take-profit its equity has reached; how many."""
+        copies = [
+            c
+            for c in await self._db.transact(lambda uow: store.copies_in(uow, CopyStatus.ACTIVE), readonly=True)
+            + await self._db.transact(lambda uow: store.copies_in(uow, CopyStatus.PAUSED), readonly=True)
+            if c.mode is CopyMode.COPY and c.invested > 0
+        ]
+        if not copies:
+            return 0
+        books = await self._db.transact(lambda uow: sleeve_books(uow, [c.id for c in copies]), readonly=True)
+        try:
+            prices = await self._prices({con_id for b in books.values() for con_id in b.shares})
+        except BrokerUnavailable:
+            return 0
+        hit = 0
+        for copy in copies:
+            reason = limit_hit(copy, books[copy.id].equity(prices))
+            if reason is not None:
+                await self.stop_copy(None, copy.id, keep_positions=False, reason=reason)
+                hit += 1
+        return hit
+
+    async def _prices(self, con_ids: Iterable[int]) -> dict[int, Decimal]:
+        """The market price of each instrument (the last trade, else the previous close, else the midpoint);
+        BrokerUnavailable if one has none (the signal waits for the market)."""
+        prices = {}
+        for con_id in sorted(set(con_ids)):
+            quote = await self._market.quote(con_id)
+            mid = (quote.bid + quote.ask) / 2 if quote.bid and quote.ask else None
+            price = quote.last or quote.close or mid
+            if not price:
+                raise BrokerUnavailable(f"no price for instrument {con_id}")
+            prices[con_id] = price
+        return prices
+
+
+def limit_hit(copy: CopyRecord, equity: Decimal) -> str | None:
+    """Why the copy must close now, if its equity has reached its stop-loss or take-profit."""
+    if copy.stop_loss_pct is not None and equity <= copy.invested * (1 - copy.stop_loss_pct / HUNDRED):
+        return f"stop-loss hit: the copy lost {copy.stop_loss_pct}% of what was put in"
+    if copy.take_profit_pct is not None and equity >= copy.invested * (1 + copy.take_profit_pct / HUNDRED):
+        return f"take-profit hit: the copy gained {copy.take_profit_pct}% on what was put in"
+    return None
