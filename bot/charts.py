@@ -62,11 +62,34 @@ def portfolio_chart(valuation: Valuation, curve: Sequence[tuple[date, Decimal]])
     return _png(figure)
 
 
-def _equity(axes: Axes, curve: Sequence[tuple[date, Decimal]]) -> None:
-    axes.set_title("Equity ($)", fontsize=14)
+def leader_chart(alias: str, units: Sequence[tuple[date, Decimal]]) -> bytes:
+    """A leader's card picture: the growth of one dollar with them (deposits and withdrawals taken out), with
+    the falls from each high shaded."""
+    figure = Figure(figsize=(8, 5), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    growth = [(day, (value - 1) * 100) for day, value in units]
+    _equity(axes, growth, title=f"{alias}: return since start (%)", empty="No track record yet.")
+    if len(growth) >= 2:
+        days = date2num([day for day, _ in growth])  # type: ignore[no-untyped-call]  # matplotlib's own, untyped
+        values = [float(value) for _, value in growth]
+        peaks = [max(values[: index + 1]) for index in range(len(values))]
+        axes.fill_between(days, values, peaks, color=LOSS, alpha=0.25, label="drawdown")
+        axes.legend(loc="upper left", fontsize=11, frameon=False)
+    figure.tight_layout()
+    return _png(figure)
+
+
+def _equity(
+    axes: Axes,
+    curve: Sequence[tuple[date, Decimal]],
+    *,
+    title: str = "Equity ($)",
+    empty: str = "Your equity curve starts today:\nit grows a point each trading day.",
+) -> None:
+    axes.set_title(title, fontsize=14)
     if len(curve) < 2:
-        axes.text(0.5, 0.5, "Your equity curve starts today:\nit grows a point each trading day.", ha="center",
-                  va="center", fontsize=13, transform=axes.transAxes)  # fmt: skip
+        axes.text(0.5, 0.5, empty, ha="center", va="center", fontsize=13, transform=axes.transAxes)
         axes.set_axis_off()
         return
     days = date2num([day for day, _ in curve])  # type: ignore[no-untyped-call]  # matplotlib's own, untyped

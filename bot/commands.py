@@ -11,7 +11,7 @@ from core.users import UserRecord
 from .access import Access, allows
 from .context import BotContext
 from .guard import Handler
-from .handlers import desk, onboarding, portfolio, security, trading
+from .handlers import desk, following, leading, onboarding, portfolio, security, trading
 from .render import esc
 
 
@@ -51,6 +51,12 @@ COMMANDS: tuple[Command, ...] = (
     Command("chart", "Your allocation and P&L as a picture", portfolio.chart, Access.INVESTOR),
     Command("margin", "Margin: equity, requirements, buying power", portfolio.margin, Access.INVESTOR),
     Command("status", "The connection to the broker", desk.status, Access.INVESTOR),
+    Command("leaders", "Leaders you can follow, best first", leading.show_leaders, Access.INVESTOR),
+    Command("leader", "A leader's card: /leader ALIAS", leading.show_leader, Access.INVESTOR),
+    Command("follow", "Follow a leader: alerts, or copy their trades", following.follow, Access.INVESTOR),
+    Command("following", "Whom you follow: pause, stop, sell", following.show_following, Access.INVESTOR),
+    Command("copyedit", "Change a copy: /copyedit ALIAS sl 20 tp 50", following.copyedit, Access.INVESTOR),
+    Command("lead", "Let others follow you: /lead ALIAS [SHARE%] [about you]", leading.lead, Access.INVESTOR),
 )
 
 

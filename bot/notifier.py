@@ -26,6 +26,7 @@ from core.db import UnitOfWork
 from core.models import OutboxMessage, User
 from ledger.instruments import get_instrument
 
+from .copy_view import copy_note
 from .models import BlockedChat, OrderMessage
 from .order_view import status_text
 from .render import esc, shares, usd
@@ -116,6 +117,9 @@ class Notifier:
             elif topic == "margin.maintenance_breach":
                 await self._bot.send_message(chat_id, _breach(payload))
                 sends = 1
+            elif (note := copy_note(topic, payload)) is not None:
+                await self._bot.send_message(chat_id, note)
+                sends = 1
             else:
                 sends = 0
             self._next_send[chat_id] = time.monotonic() + CHAT_INTERVAL * sends
@@ -147,8 +151,9 @@ def _pushed(topic: str, payload: dict[str, Any], symbol: str) -> str:
         quantity, price = Decimal(payload["quantity"]), Decimal(payload["price"])
         left = Decimal(payload["ordered"]) - Decimal(payload["filled"])
         rest = f" {shares(left)} still to go." if left else " Your order is complete."
+        copied = "Copy trade: " if payload.get("sleeve_id") else ""
         return (
-            f"<b>{verb} {shares(quantity)} {esc(symbol)}</b> at {usd(price)} "
+            f"{copied}<b>{verb} {shares(quantity)} {esc(symbol)}</b> at {usd(price)} "
             f"(commission {usd(Decimal(payload['commission']))}).{rest}"
         )
     return status_text(payload, symbol)

@@ -285,6 +285,7 @@ def _message(
         "filled": str(order.filled_quantity),
         "average_price": str(order.average_price) if order.average_price is not None else None,
         "commission": str(order.commission),
+        "sleeve_id": str(order.sleeve_id) if order.sleeve_id else None,
     }
     return Message(topic, key, payload | (extra or {}))
 

@@ -18,6 +18,7 @@ import contextlib
 import functools
 import logging
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
@@ -26,20 +27,23 @@ from broker.fills import BookedFill
 from broker.order_requests import Market
 from broker.order_states import OrderSide
 from broker.order_store import live_orders_of_sleeve
+from core.calendar import trade_date
 from core.config import Settings
 from core.db import Database, UnitOfWork
 from core.errors import BrokerUnavailable, CopyRefused, NotFound, TradingHalted
 from ledger.instruments import symbols_of
+from ledger.portfolio import book, record_equity
 from ledger.sleeves import sleeve_books, sleeve_shares
 
 from . import follow as following
 from . import store
 from .mirror import instruments_to_price, mirror_signal, record_signals
 from .store import CopyRecord
-from .terms import CopyMode, CopyStatus, CopyTerms
+from .terms import CopyMode, CopyStatus, CopyTerms, LeaderStatus
 
 log = logging.getLogger("omnibot.copytrade")
 HUNDRED = Decimal(100)
+NAV_EVERY = timedelta(minutes=10)  # how often leaders' equity is taken (the day's last one stays)
 
 
 class CopyDesk:
@@ -49,6 +53,7 @@ class CopyDesk:
         self._db, self._settings, self._market, self._wake_router = db, settings, market, wake_router
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._next_nav = datetime.min.replace(tzinfo=UTC)
 
     # ---- following fills (broker.router.FillFollower)
 
@@ -76,6 +81,9 @@ class CopyDesk:
                 await self.mirror_pending()
                 await self.settle_stopping()
                 await self.watch_limits()
+                if self._db.clock.now() >= self._next_nav:
+                    await self.record_leader_equity()
+                    self._next_nav = self._db.clock.now() + NAV_EVERY
             except Exception:  # the loop must outlive a bad moment (the broker away, a database restart)
                 log.exception("copy desk: a round failed; trying again")
             with contextlib.suppress(TimeoutError):
@@ -201,6 +209,19 @@ class CopyDesk:
                 await self.stop_copy(None, copy.id, keep_positions=False, reason=reason)
                 hit += 1
         return hit
+
+    # ---- leaders' equity curves
+
+    async def record_leader_equity(self) -> int:
+        """Each active leader's equity now, as today's point of their curve (their statistics' source)."""
+        today = trade_date(self._db.clock.now())
+        leaders = await self._db.transact(lambda uow: store.leaders(uow, LeaderStatus.ACTIVE), readonly=True)
+        for leader in leaders:
+            own = await self._db.transact(functools.partial(book, owner_id=leader.user_id, today=today), readonly=True)
+            prices = await self._prices(h.con_id for h in own.holdings)
+            equity = own.cash + sum((h.quantity * prices[h.con_id] for h in own.holdings), Decimal(0))
+            await self._db.transact(functools.partial(record_equity, owner_id=leader.user_id, day=today, equity=equity))
+        return len(leaders)
 
     async def _prices(self, con_ids: Iterable[int]) -> dict[int, Decimal]:
         """The market price of each instrument (the last trade, else the previous close, else the midpoint);

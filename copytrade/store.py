@@ -140,6 +140,12 @@ async def leaders(uow: UnitOfWork, status: LeaderStatus) -> list[LeaderRecord]:
     return [_leader(row) for row in await uow.connection.execute(query)]
 
 
+async def aliases_of(uow: UnitOfWork, user_ids: Iterable[UUID]) -> dict[UUID, str]:
+    ids = sorted(set(user_ids))
+    query = select(LEADERS.c.user_id, LEADERS.c.alias).where(in_list(LEADERS.c.user_id, "ids"))
+    return dict((await uow.connection.execute(query, {"ids": ids})).tuples().all()) if ids else {}
+
+
 async def leaders_among(uow: UnitOfWork, user_ids: Iterable[UUID]) -> set[UUID]:
     """Which of these users lead someone who follows them now (a live copy, alerts or copies)."""
     query = (

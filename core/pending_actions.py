@@ -61,6 +61,17 @@ async def take(uow: UnitOfWork, token: str, user_id: UUID, kind: str | None = No
     raise ActionUnavailable("used" if found.used_at is not None else "expired")
 
 
+async def waiting(uow: UnitOfWork, user_id: UUID, kind: str) -> bool:
+    """Whether the user has a live action of this kind (nothing is taken)."""
+    query = select(ACTIONS.c.id).where(
+        ACTIONS.c.user_id == user_id,
+        ACTIONS.c.kind == kind,
+        ACTIONS.c.used_at.is_(None),
+        ACTIONS.c.expires_at > uow.clock.now(),
+    )
+    return (await uow.connection.execute(query.limit(1))).first() is not None
+
+
 async def take_latest(uow: UnitOfWork, user_id: UUID, kind: str) -> Action | None:
     """Take the user's newest live action of this kind, if there is one (the others stay as they are)."""
     query = (

@@ -1,5 +1,5 @@
 """/2fa (enrol with a QR code, confirmed by a first code), /unlock and /lock of the trading session, and a bare
-6-digit code, which confirms a pending enrolment or unlocks trading."""
+6-digit code, which confirms a pending enrolment, or a follow waiting for a fresh code, or unlocks trading."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from core.users import UserRecord
 
 from ..context import BotContext
 from ..render import esc
-from . import trading
+from . import following, trading
 
 CODE = re.compile(r"\d{6}")
 
@@ -84,6 +84,9 @@ async def on_code(update: Update, context: BotContext, user: UserRecord, code: s
             lambda uow: two_factor.confirm_enrolment(uow, services.cipher, services.settings, user.id, code),
         )
         await message.reply_text("Two-factor is on. Trading and withdrawals will ask you for a code.")
+        return
+    if await following.is_waiting(context, user):  # a follow to confirm with a fresh code
+        await following.confirm_with_code(update, context, user, code)
         return
     await _unlock(update, context, user, code)
     await trading.after_unlock(update, context, user)
