@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.broker
 	$(BIN)/python -m bench.blocks
 	$(BIN)/python -m bench.bot
+	$(BIN)/python -m bench.copy
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .demo

@@ -7,14 +7,18 @@ from hypothesis import strategies as st
 
 from tests.botchat import BotDesk, onboard
 
-COMMANDS = ["/buy", "/sell", "/quote", "/cancel", "/unlock", "/2fa", "/history", "/start", "/profile", "/nosuch"]
+COMMANDS = [
+    "/buy", "/sell", "/quote", "/cancel", "/unlock", "/2fa", "/history", "/start", "/profile", "/nosuch",
+    "/lead", "/leaders", "/leader", "/follow", "/following", "/copyedit",
+]  # fmt: skip
 WORDS = st.one_of(
     st.sampled_from(["AAPL", "all", "limit", "gtc", "10", "-5", "0", "1e9", "189.50", "$12", "@", "<b>", "&amp;"]),
+    st.sampled_from(["Fuzzy", "@fuzzy", "copy", "alerts", "sl", "tp", "ratio", "fixed", "max", "open", "50%"]),
     st.text(alphabet=st.characters(blacklist_categories=["Cs", "Cc"]), min_size=1, max_size=12),
 )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(command=st.sampled_from(COMMANDS), words=st.lists(WORDS, max_size=5))
 async def test_every_command_line_gets_an_answer_and_never_an_error(
     trading_bot: BotDesk, command: str, words: list[str]
