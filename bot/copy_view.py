@@ -102,6 +102,14 @@ def copy_note(topic: str, payload: dict[str, Any]) -> str | None:
         "copy.alert": f"<b>{alias}</b> {trade}.",
         "copy.skipped": f"Your copy of <b>{alias}</b> did not follow their trade ({trade}): {reason}.",
         "copy.leader_inactive": f"<b>{alias}</b>'s trade was not copied: their account is not active.",
+        "copy.profit_share_paid": (
+            f"Profit share for {esc(payload.get('month', ''))}: {usd(Decimal(payload.get('amount', '0')))} "
+            f"paid to <b>{alias}</b> on your copy's new profit."
+        ),
+        "copy.profit_share_received": (
+            f"Profit share for {esc(payload.get('month', ''))}: {usd(Decimal(payload.get('amount', '0')))} "
+            "received from a copier's new profit."
+        ),
         "copy.leader_pending": f"Your leader profile <b>{alias}</b> is waiting for an admin's approval.",
         "copy.leader_active": f"Your leader profile <b>{alias}</b> is live: investors can follow you now.",
         "copy.leader_rejected": f"Your leader profile <b>{alias}</b> was not approved.",

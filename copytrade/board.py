@@ -29,7 +29,8 @@ from .stats import DailyEquity, Fill, LeaderStats, leader_stats
 from .store import COPIES, LeaderRecord
 from .terms import CopyMode, CopyStatus, LeaderStatus
 
-EXTERNAL = ("deposit", "withdrawal", "transfer", "sleeve_cash")  # money in or out, not made by trading
+# Money in or out that trading did not make (a profit share received is the leader's income, not performance).
+EXTERNAL = ("deposit", "withdrawal", "transfer", "sleeve_cash", "profit_share")
 
 
 class Ranking(StrEnum):

@@ -18,7 +18,7 @@ import contextlib
 import functools
 import logging
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
@@ -36,7 +36,7 @@ from ledger.portfolio import book, record_equity
 from ledger.sleeves import sleeve_books, sleeve_shares
 
 from . import follow as following
-from . import store
+from . import profit_share, store
 from .mirror import instruments_to_price, mirror_signal, record_signals
 from .store import CopyRecord
 from .terms import CopyMode, CopyStatus, CopyTerms, LeaderStatus
@@ -54,6 +54,7 @@ class CopyDesk:
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._next_nav = datetime.min.replace(tzinfo=UTC)
+        self._charged_month: date | None = None
 
     # ---- following fills (broker.router.FillFollower)
 
@@ -84,6 +85,10 @@ class CopyDesk:
                 if self._db.clock.now() >= self._next_nav:
                     await self.record_leader_equity()
                     self._next_nav = self._db.clock.now() + NAV_EVERY
+                month_end = last_month_end(trade_date(self._db.clock.now()))
+                if month_end != self._charged_month:
+                    await self.charge_profit_shares(month_end)
+                    self._charged_month = month_end
             except Exception:  # the loop must outlive a bad moment (the broker away, a database restart)
                 log.exception("copy desk: a round failed; trying again")
             with contextlib.suppress(TimeoutError):
@@ -210,6 +215,33 @@ class CopyDesk:
                 hit += 1
         return hit
 
+    # ---- profit shares
+
+    async def charge_profit_shares(self, month_end: date) -> Decimal:
+        """Each copy's profit share for the month ending `month_end`, at today's prices (run once the month is
+        over; charging a month twice pays nothing more); the total paid."""
+        copies = [
+            c
+            for status in (CopyStatus.ACTIVE, CopyStatus.PAUSED)
+            for c in await self._db.transact(functools.partial(store.copies_in, status=status), readonly=True)
+            if c.mode is CopyMode.COPY
+        ]
+        leaders = await self._db.transact(lambda uow: store.leaders(uow, LeaderStatus.ACTIVE), readonly=True)
+        sharing = {leader.user_id: leader for leader in leaders if leader.profit_share_pct > 0}
+        copies = [c for c in copies if c.leader_id in sharing]
+        if not copies:
+            return Decimal(0)
+        books = await self._db.transact(lambda uow: sleeve_books(uow, [c.id for c in copies]), readonly=True)
+        prices = await self._prices({con_id for b in books.values() for con_id in b.shares})
+        paid = Decimal(0)
+        for copy in copies:
+            equity = books[copy.id].equity(prices)
+            leader = sharing[copy.leader_id]
+            paid += await self._db.transact(
+                functools.partial(profit_share.charge, copy_id=copy.id, leader=leader, equity=equity, period=month_end)
+            )
+        return paid
+
     # ---- leaders' equity curves
 
     async def record_leader_equity(self) -> int:
@@ -235,6 +267,10 @@ class CopyDesk:
                 raise BrokerUnavailable(f"no price for instrument {con_id}")
             prices[con_id] = price
         return prices
+
+
+def last_month_end(today: date) -> date:
+    return today.replace(day=1) - timedelta(days=1)
 
 
 def limit_hit(copy: CopyRecord, equity: Decimal) -> str | None:

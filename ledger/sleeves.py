@@ -1,7 +1,7 @@
 """Moving an investor's cash and shares between their own book and one of their sleeves (a copy's money, kept
 apart: see accounts.AccountSpec). Nothing leaves the investor: each move is one entry between two of their
-accounts. Shares move with their part of the cost basis, so the P&L follows the shares; realized P&L stays
-where it was made.
+accounts (a profit share, cash from a copy to its leader, is the one move between two investors). Shares move
+with their part of the cost basis, so the P&L follows the shares; realized P&L stays where it was made.
 
 Each move takes an idempotency key; the same key moves once.
 """
@@ -24,9 +24,17 @@ from .service import open_accounts, post_entry
 
 
 async def move_cash(
-    uow: UnitOfWork, source: Holder, target: Holder, amount: Decimal, *, key: str, memo: str = ""
+    uow: UnitOfWork,
+    source: Holder,
+    target: Holder,
+    amount: Decimal,
+    *,
+    key: str,
+    memo: str = "",
+    kind: str = "sleeve_cash",
 ) -> PostedEntry:
-    """Cash the source has available (never its credit line: a sleeve is funded with the investor's own money)."""
+    """Cash the source has available (never its credit line: a sleeve is funded with the investor's own money),
+    to another of its owner's books, or to another investor's (`kind` says why: a profit share, say)."""
     amount = require_cash(require_positive(amount))
     origin, destination = await open_accounts(uow, [source.cash(), target.cash()])
     replay = await store.entries_by_key(uow, [key])
@@ -35,7 +43,7 @@ async def move_cash(
         if locked.available < amount:
             raise InsufficientFunds(origin.id, "USD", amount, max(ZERO, locked.available))
     legs = (Leg.debit(origin.id, amount), Leg.credit(destination.id, amount))
-    return await post_entry(uow, EntryRequest(key, "sleeve_cash", legs, memo))
+    return await post_entry(uow, EntryRequest(key, kind, legs, memo))
 
 
 async def move_shares(

@@ -1,6 +1,7 @@
 """`omnibot demo`: the whole platform on one machine with nothing to sign up for. A fresh SQLite database, the IB
 Gateway simulator in process, the Telegram Bot API emulator with its web chat page, and the bot; a demo investor
-(two-factor enrolled, whose current code the page shows, with a sandbox deposit) and a demo admin."""
+(two-factor enrolled, whose current code the page shows, with a sandbox deposit), a demo admin, and a leader to
+follow."""
 
 from __future__ import annotations
 
@@ -16,7 +17,10 @@ import pyotp
 from pydantic import SecretStr
 
 from bot.emulator.server import Emulator
+from broker.order_requests import OrderRequest
+from broker.order_states import OrderSide
 from broker.sim.gateway import GatewaySimulator
+from copytrade import leaders
 from core import onboarding, two_factor, user_service
 from core.config import Settings
 from core.crypto import FieldCipher, generate_key
@@ -28,7 +32,7 @@ from omnibot.bootstrap import Platform, bootstrap, running
 
 log = logging.getLogger("omnibot.demo")
 TOKEN = "100000:DEMO"  # noqa: S105 (the emulator's, not a secret)
-INVESTOR, ADMIN = 1001, 1000
+INVESTOR, ADMIN, LEADER = 1001, 1000, 1002
 DEPOSIT = Decimal(100_000)
 DEMO_DIR = Path(".demo")
 
@@ -60,7 +64,10 @@ async def demo(port: int, database: Path, stop: asyncio.Event | None = None) -> 
     try:
         await migrations.upgrade(platform.db)
         secret = await platform.db.transact(lambda uow: _demo_users(uow, platform))
-        async with running(platform, token=TOKEN, base_url=emulator.base_url):
+        leader = await platform.db.transact(lambda uow: _demo_leader(uow, platform))
+        async with running(platform, token=TOKEN, base_url=emulator.base_url) as live:
+            trading = live.services.broker.trading
+            await trading.place_order(OrderRequest(leader, "demo/leader-buy", "AAPL", OrderSide.BUY, 40))
             banner = asyncio.create_task(_show_codes(emulator, secret))
             _tell(emulator)
             await stop.wait()
@@ -82,6 +89,18 @@ async def _demo_users(uow: UnitOfWork, platform: Platform) -> str:
     admin = await open_account(uow, cipher, ADMIN, "Demo Admin", "admin@example.com")
     await user_service.set_role(uow, admin, Role.ADMIN)
     return enrolment.secret
+
+
+async def _demo_leader(uow: UnitOfWork, platform: Platform) -> UUID:
+    """Ada, a leader to follow (approved, with cash; she buys AAPL once the platform runs)."""
+    cipher, settings = platform.field_cipher(), platform.settings
+    leader = await open_account(uow, cipher, LEADER, "Ada Leader", "ada@example.com")
+    enrolment = await two_factor.begin_enrolment(uow, cipher, settings, leader, "demo-leader")
+    await two_factor.confirm_enrolment(uow, cipher, settings, leader, pyotp.TOTP(enrolment.secret).at(uow.clock.now()))
+    await operations.deposit(uow, leader, DEPOSIT, key="demo/leader-deposit", memo="sandbox deposit")
+    await leaders.become_leader(uow, settings, leader, "Ada", "Long-only US large caps", Decimal(10))
+    await leaders.review_leader(uow, leader, approve=True)
+    return leader
 
 
 async def open_account(uow: UnitOfWork, cipher: FieldCipher, telegram_id: int, name: str, email: str) -> UUID:
@@ -114,6 +133,7 @@ Omnibot demo is running.
 
   Try:  /help    /profile    /quote AAPL    /buy AAPL 10    (send the code when asked, then Confirm)
         /orders    /sell AAPL all    /status
+        /leaders    /leader Ada    /follow Ada    (copy her trades: she holds AAPL)    /following
   Another user: change the user number at the top (e.g. 2002) and send /start to open a new account.
 
   Press Ctrl+C to stop. The demo's data lives in {DEMO_DIR}/ and starts afresh each time.

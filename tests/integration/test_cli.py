@@ -84,7 +84,8 @@ async def test_keys_rotate_reseals_under_the_first_key(tmp_path: Path) -> None:
 
 
 def test_the_demo_answers_in_its_chat_page_and_stops_cleanly(tmp_path: Path) -> None:
-    """`omnibot demo` as `make demo` runs it: the demo investor can trade at once, and Ctrl+C ends it."""
+    """`omnibot demo` as `make demo` runs it: the demo investor can trade at once, finds a leader to follow,
+    and Ctrl+C ends it."""
     port = _free_port()
     environment = {key: value for key, value in os.environ.items() if not key.startswith("OMNIBOT_")}
     process = subprocess.Popen(
@@ -103,6 +104,8 @@ def test_the_demo_answers_in_its_chat_page_and_stops_cleanly(tmp_path: Path) -> 
         assert re.search(r"code now: \d{6}", banner)
         _post(f"{page}/test/send", {"user_id": 1001, "text": "/profile"})
         _wait_until(lambda: b"Demo Investor" in (_get(f"{page}/test/chat/1001") or b""))
+        _post(f"{page}/test/send", {"user_id": 1001, "text": "/leaders"})
+        _wait_until(lambda: b"1. Ada" in (_get(f"{page}/test/chat/1001") or b""))  # a leader to follow
     finally:
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=30)

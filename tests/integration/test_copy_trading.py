@@ -15,7 +15,7 @@ from broker.market_data import MarketData
 from broker.order_states import OrderSide, OrderStatus
 from broker.order_store import ORDERS, OrderRecord
 from copytrade import leaders
-from copytrade.desk import CopyDesk
+from copytrade.desk import CopyDesk, last_month_end
 from copytrade.store import CopyRecord, copy_by_id
 from copytrade.terms import CopyMode, CopyStatus, CopyTerms, Sizing
 from core import user_service
@@ -25,6 +25,7 @@ from core.outbox import messages
 from core.users import UserStatus
 from ledger.portfolio import book
 from ledger.sleeves import sleeve_shares
+from ledger.statement import statement
 from tests.integration.trading_desk import AAPL, Desk
 from tests.support import eventually
 
@@ -225,3 +226,36 @@ async def _until_stopped(floor: CopyFloor, copy: CopyRecord) -> None:
         return (await floor.copy(copy)).status is CopyStatus.STOPPED
 
     await eventually(stopped, what="the copy stopped")
+
+
+async def test_a_month_end_profit_share_moves_once_above_the_high_water_mark(floor: CopyFloor) -> None:
+    desk = floor.desk
+    owner, copy = await floor.follower("30000.00", proportional("20000"))
+    await floor.leader_trades("buy", 100)
+    await floor.mirror()
+    month_end = last_month_end(desk.clock.now().date())
+    assert await floor.copies.charge_profit_shares(month_end) == 0  # no profit yet: nothing due
+
+    desk.sim.set_price("AAPL", Decimal(300))
+    leader_before = (await desk.cash(floor.leader)).balance
+    paid = await floor.copies.charge_profit_shares(month_end)
+    shares, charged = await floor.shares(copy), await floor.copy(copy)
+    gain = Decimal(20000) - (await _sleeve_cash_spent(floor, copy)) + shares * 300 - Decimal(20000)
+    assert paid == (gain / 10).quantize(Decimal("0.01"))  # Ada's 10 %
+    assert (await desk.cash(floor.leader)).balance == leader_before + paid
+    assert charged.high_water_mark == gain - paid  # the copy's profit once the share is paid
+    assert await floor.copies.charge_profit_shares(month_end) == 0  # the same month again pays nothing
+    assert await floor.copies.charge_profit_shares(month_end.replace(day=1)) == 0  # no new high: nothing due
+    for who in (owner, floor.leader):
+        page = await desk.db.transact(lambda uow, w=who: statement(uow, w, limit=5), readonly=True)
+        assert any(line.kind == "profit_share" and "Ada" in line.memo for line in page.lines)
+    assert "copy.profit_share_paid" in await floor.topics(owner)
+    assert "copy.profit_share_received" in await floor.topics(floor.leader)
+    await desk.assert_matches_simulator()
+
+
+async def _sleeve_cash_spent(floor: CopyFloor, copy: CopyRecord) -> Decimal:
+    """What the copy's cash has paid for its shares so far (its balance's fall from what was put in), before
+    the profit share."""
+    orders = [o for o in await floor.copy_orders() if o.sleeve_id == copy.id]
+    return sum((o.filled_gross + o.commission for o in orders), Decimal(0))
