@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -140,7 +141,9 @@ class CopyDesk:
         copy = await self._db.transact(
             lambda uow: following.begin_stop(uow, follower_id, copy_id, keep_positions=keep_positions, reason=reason)
         )
-        return await self._db.transact(lambda uow: self._settle(uow, copy.id)) or copy
+        settled = await self._db.transact(functools.partial(self._settle, copy_ids=[copy.id]))
+        self._wake_router()
+        return settled[0] if settled else copy
 
     async def close_position(self, follower_id: UUID, copy_id: UUID, con_id: int) -> None:
         """Sell the copy's whole position in one instrument (the copy goes on)."""
@@ -155,51 +158,53 @@ class CopyDesk:
         quantity = books[copy.id].available_shares(con_id)
         if quantity <= 0:
             raise NotFound("copied position", con_id)
-        await self._sell(uow, copy, {con_id: quantity}, "close")
+        await self._sell(uow, [(copy, con_id, quantity)], "close")
 
     # ---- stopping
 
     async def settle_stopping(self) -> int:
-        """Take every stopping copy a step further; how many were stopped."""
+        """Take every stopping copy a step further, all at once: their sales go as one block per instrument
+        (a market fall that hits many stop-losses costs IB a few orders, not one per copy); how many stopped."""
         stopping = await self._db.transact(lambda uow: store.copies_in(uow, CopyStatus.STOPPING), readonly=True)
-        stopped = 0
-        for copy in stopping:
-            settled = await self._db.transact(functools.partial(self._settle, copy_id=copy.id))
-            stopped += settled is not None and settled.status is CopyStatus.STOPPED
-        return stopped
+        if not stopping:
+            return 0
+        settled = await self._db.transact(functools.partial(self._settle, copy_ids=[c.id for c in stopping]))
+        self._wake_router()  # committed: the sales, if any, are due
+        return sum(copy.status is CopyStatus.STOPPED for copy in settled)
 
-    async def _settle(self, uow: UnitOfWork, copy_id: UUID) -> CopyRecord | None:
-        copy = await store.copy_by_id(uow, copy_id, lock=True)
-        if copy is None or copy.status is not CopyStatus.STOPPING:
-            return copy
-        if await live_orders_of_sleeve(uow, copy.id):
-            return copy  # its orders end first (a fill, a cancel, the day's end)
-        shares = await sleeve_shares(uow, copy.id)
-        if shares and not copy.keep_positions:
-            await self._sell(uow, copy, shares, "stop")
-            return copy
-        return await following.finish_stop(uow, copy)
+    async def _settle(self, uow: UnitOfWork, copy_ids: list[UUID]) -> list[CopyRecord]:
+        settled, sales = [], []
+        for copy_id in copy_ids:
+            copy = await store.copy_by_id(uow, copy_id, lock=True)
+            if copy is None or copy.status is not CopyStatus.STOPPING or await live_orders_of_sleeve(uow, copy.id):
+                continue  # stopped already, or its orders end first (a fill, a cancel, the day's end)
+            shares = await sleeve_shares(uow, copy.id)
+            if shares and not copy.keep_positions:
+                sales += [(copy, con_id, quantity) for con_id, quantity in shares.items()]
+                settled.append(copy)
+            else:
+                settled.append(await following.finish_stop(uow, copy))
+        await self._sell(uow, sales, "stop")
+        return settled
 
-    async def _sell(self, uow: UnitOfWork, copy: CopyRecord, shares: dict[int, Decimal], why: str) -> None:
-        symbols = await symbols_of(uow, shares)
-        for con_id, quantity in sorted(shares.items()):
-            order = BlockOrder(copy.holder, quantity, f"copy/{copy.id}/{why}/{uow.ids.new_id()}")
+    async def _sell(self, uow: UnitOfWork, sales: list[tuple[CopyRecord, int, Decimal]], why: str) -> None:
+        """Market sales of copies' shares, one block per instrument."""
+        per_instrument: dict[int, list[BlockOrder]] = defaultdict(list)
+        for copy, con_id, quantity in sales:
+            key = f"copy/{copy.id}/{why}/{uow.ids.new_id()}"
+            per_instrument[con_id].append(BlockOrder(copy.holder, quantity, key))
+        symbols = await symbols_of(uow, per_instrument)
+        for con_id, orders in sorted(per_instrument.items()):
             try:
-                await place_market_block(uow, self._settings, con_id, symbols[con_id], OrderSide.SELL, [order])
+                await place_market_block(uow, self._settings, con_id, symbols[con_id], OrderSide.SELL, orders)
             except TradingHalted:
-                log.warning("copy %s: %s halted, its position waits", copy.id, symbols[con_id])
-        self._wake_router()
+                log.warning("copies' sales of %s wait: trading is halted", symbols[con_id])
 
     # ---- stop-loss and take-profit
 
     async def watch_limits(self) -> int:
         """Close every copy whose stop-loss or take-profit its equity has reached; how many."""
-        copies = [
-            c
-            for c in await self._db.transact(lambda uow: store.copies_in(uow, CopyStatus.ACTIVE), readonly=True)
-            + await self._db.transact(lambda uow: store.copies_in(uow, CopyStatus.PAUSED), readonly=True)
-            if c.mode is CopyMode.COPY and c.invested > 0
-        ]
+        copies = [c for c in await self._live_copies() if c.invested > 0]
         if not copies:
             return 0
         books = await self._db.transact(lambda uow: sleeve_books(uow, [c.id for c in copies]), readonly=True)
@@ -207,25 +212,29 @@ class CopyDesk:
             prices = await self._prices({con_id for b in books.values() for con_id in b.shares})
         except BrokerUnavailable:
             return 0
-        hit = 0
-        for copy in copies:
-            reason = limit_hit(copy, books[copy.id].equity(prices))
-            if reason is not None:
-                await self.stop_copy(None, copy.id, keep_positions=False, reason=reason)
-                hit += 1
-        return hit
+        hits = [(copy, reason) for copy in copies if (reason := limit_hit(copy, books[copy.id].equity(prices)))]
+        for copy, reason in hits:
+            await self._db.transact(
+                functools.partial(following.begin_stop, follower_id=None, copy_id=copy.id, keep_positions=False,
+                                  reason=reason)
+            )  # fmt: skip
+        if hits:
+            await self.settle_stopping()  # their sales together: one block per instrument
+        return len(hits)
+
+    async def _live_copies(self) -> list[CopyRecord]:
+        """Copies that trade (not alerts), active or paused."""
+        found = []
+        for status in (CopyStatus.ACTIVE, CopyStatus.PAUSED):
+            found += await self._db.transact(functools.partial(store.copies_in, status=status), readonly=True)
+        return [c for c in found if c.mode is CopyMode.COPY]
 
     # ---- profit shares
 
     async def charge_profit_shares(self, month_end: date) -> Decimal:
         """Each copy's profit share for the month ending `month_end`, at today's prices (run once the month is
         over; charging a month twice pays nothing more); the total paid."""
-        copies = [
-            c
-            for status in (CopyStatus.ACTIVE, CopyStatus.PAUSED)
-            for c in await self._db.transact(functools.partial(store.copies_in, status=status), readonly=True)
-            if c.mode is CopyMode.COPY
-        ]
+        copies = await self._live_copies()
         leaders = await self._db.transact(lambda uow: store.leaders(uow, LeaderStatus.ACTIVE), readonly=True)
         sharing = {leader.user_id: leader for leader in leaders if leader.profit_share_pct > 0}
         copies = [c for c in copies if c.leader_id in sharing]

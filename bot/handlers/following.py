@@ -37,6 +37,8 @@ DRAFT, CODE_WAITING = "follow_draft", "follow_code"
 AMOUNTS = ("1000", "5000", "10000", "25000")
 STOP_LOSSES = ("10", "20", "30", "50")
 TAKE_PROFITS = ("0", "25", "50", "100")
+MAXIMA = (1000, 5000)
+NUMBER = re.compile(r"\d{1,9}(\.\d{1,4})?")
 MANAGE = re.compile(r"c([prskcl]):([0-9a-f-]{36})(?::(\d{1,12}))?")
 
 
@@ -85,11 +87,10 @@ async def on_step(update: Update, context: BotContext, user: UserRecord | None) 
             "authenticator app now.</b>"
         )
         return
-    field, value = choice if len(choice) == 2 else ("", "")
-    if field not in ("m", "a", "s", "t", "o"):
+    chosen = _chosen(*choice) if len(choice) == 2 else None
+    if chosen is None:
         raise ActionUnavailable("unknown")
-    key = {"m": "mode", "a": "amount", "s": "sl", "t": "tp", "o": "open"}[field]
-    await _next_step(context, user, draft | {key: value}, (query.message.chat.id, query.message.message_id))
+    await _next_step(context, user, draft | chosen, (query.message.chat.id, query.message.message_id))
 
 
 async def confirm_with_code(update: Update, context: BotContext, user: UserRecord, code: str) -> None:
@@ -233,6 +234,13 @@ def _question(draft: dict[str, Any], minimum: Decimal) -> tuple[str | None, list
             f"<code>/follow {esc(draft['alias'])} copy AMOUNT</code>)",
             [(f"${Decimal(a):,.0f}", f"a:{a}") for a in amounts[:4]],
         )
+    if "sizing" not in draft:
+        return "how big should each copied trade be?", [
+            ("In proportion", "z:p"), ("$500 a trade", "z:f500"), ("$1,000 a trade", "z:f1000"),
+            ("1 share per share", "z:r1"),
+        ]  # fmt: skip
+    if "max" not in draft:
+        return "at most how much per trade?", [("No maximum", "x:0"), *((f"${m:,}", f"x:{m}") for m in MAXIMA)]
     if "sl" not in draft:
         return "close the copy if it loses how much of what you put in?", [(f"{p}%", f"s:{p}") for p in STOP_LOSSES]
     if "tp" not in draft:
@@ -242,6 +250,17 @@ def _question(draft: dict[str, Any], minimum: Decimal) -> tuple[str | None, list
             ("Open positions too", "o:1"), ("New trades only", "o:0")
         ]  # fmt: skip
     return None, []
+
+
+def _chosen(field: str, value: str) -> dict[str, str | None] | None:
+    """What a step's button sets in the draft; None for data no button of ours carries."""
+    if field == "m" and value in (CopyMode.ALERTS.value, CopyMode.COPY.value):
+        return {"mode": value}
+    if field == "z" and (value == "p" or (value[:1] in ("f", "r") and NUMBER.fullmatch(value[1:]))):
+        kind = {"p": Sizing.PROPORTIONAL, "f": Sizing.FIXED_AMOUNT, "r": Sizing.RATIO}[value[0]]
+        return {"sizing": kind.value, "value": value[1:] or None}
+    key = {"a": "amount", "x": "max", "s": "sl", "t": "tp", "o": "open"}.get(field)
+    return {key: value} if key is not None and NUMBER.fullmatch(value) else None
 
 
 def _payload(terms: CopyTerms) -> dict[str, Any]:

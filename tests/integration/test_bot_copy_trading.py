@@ -32,7 +32,7 @@ async def test_lead_find_copy_mirror_and_stop_from_the_chat(trading_bot: BotDesk
     assert card["photo"] is not None and "Profit share: 10% of new profits" in card["text"]
     flow = (await bob.press(card, "Copy trades"))[0]
     assert "how much to put in" in flow["text"]
-    for label in ("$5,000", "20%", "No", "New trades only"):
+    for label in ("$5,000", "In proportion", "No maximum", "20%", "No", "New trades only"):
         await bob.press(flow, label, replies=0)
         flow = await _message(bob, flow["message_id"])
     assert "Copy Ada's trades with $5,000.00" in flow["text"] and "Stop-loss" in flow["text"]
