@@ -126,8 +126,9 @@ async def setup(db: Database, settings: Settings, copiers: int) -> Any:
 class Stopwatch:
     """Subscribed before and after the router: when each execution arrived and when it was booked."""
 
-    def __init__(self, leader_ref: list[str]) -> None:
-        self.leader_ref = leader_ref
+    def __init__(self, leader_ref: list[str], connection: IBConnection) -> None:
+        self.leader_ref, self.connection = leader_ref, connection
+        self.sent_at_leader_fill = 0
         self.arrived: dict[str, float] = {}
         self.booked: dict[str, float] = {}
         self.copiers_booked = asyncio.Event()
@@ -135,6 +136,8 @@ class Stopwatch:
     async def before(self, event: BrokerEvent) -> None:
         if isinstance(event, OrderFilled):
             self.arrived[event.order_ref] = time.perf_counter()
+            if event.order_ref in self.leader_ref:
+                self.sent_at_leader_fill = self.connection.status().messages_sent
 
     async def after(self, event: BrokerEvent) -> None:
         if isinstance(event, OrderFilled):
@@ -174,7 +177,7 @@ async def main() -> None:
         clock = SystemClock()
         connection = IBConnection(settings, clock)
         leader_ref: list[str] = []
-        stopwatch = Stopwatch(leader_ref)
+        stopwatch = Stopwatch(leader_ref, connection)
         connection.subscribe(stopwatch.before)
         router = Router(db, connection, settings, clock)
         connection.subscribe(stopwatch.after)
@@ -186,14 +189,13 @@ async def main() -> None:
         await connection.wait_ready(within=30)
         router.start()
         desk.start()
-        sent_before = connection.status().messages_sent
         order = await trading.place_order(OrderRequest(leader, "bench", "AAPL", OrderSide.BUY, LEADER_BUY))
         leader_ref.append(str(order.block_id))
         await asyncio.wait_for(stopwatch.copiers_booked.wait(), timeout=600)
         leader_arrived = stopwatch.arrived[leader_ref[0]]
         leader_booked = stopwatch.booked[leader_ref[0]]
         copier_ref = next(ref for ref in stopwatch.booked if ref != leader_ref[0])
-        messages = connection.status().messages_sent - sent_before - 1  # the leader's own placeOrder left out
+        messages = connection.status().messages_sent - stopwatch.sent_at_leader_fill
         queued = await db.transact(_fill_notifications, readonly=True)
         problems = await db.transact(check_books, readonly=True)
         extra = {"copiers": args.copiers, "engine": args.engine}

@@ -66,7 +66,8 @@ async def acknowledge(uow: UnitOfWork, event: OrderAcknowledged) -> None:
         order for order in await store.orders_of_block(uow, block.id, lock=True) if order.status is OrderStatus.NEW
     ]
     await _move(uow, orders, [OrderStatus.SUBMITTED] * len(orders), "IB acknowledged")
-    await publish(uow, [_message("order.submitted", o, OrderStatus.SUBMITTED, f"submitted/{o.id}") for o in orders])
+    shown = [o for o in orders if o.sleeve_id is None]  # a copy's orders have no confirmation message to edit
+    await publish(uow, [_message("order.submitted", o, OrderStatus.SUBMITTED, f"submitted/{o.id}") for o in shown])
 
 
 @dataclass(frozen=True)
@@ -161,7 +162,11 @@ async def book_fill(uow: UnitOfWork, fill: OrderFilled) -> BookedFill | None:
         )
         for order, target, (_o, quantity, _g, commission) in zip(updated, targets, filled_now, strict=True)
     ]
-    messages += [_message("order.completed", o, OrderStatus.FILLED, f"completed/{o.id}") for o in completed]
+    messages += [
+        _message("order.completed", o, OrderStatus.FILLED, f"completed/{o.id}")
+        for o in completed
+        if o.sleeve_id is None
+    ]  # a copy's orders have no confirmation message to edit: their fill's own message says it all
     await publish(uow, messages)
 
     filled = block.filled_quantity + fill.quantity

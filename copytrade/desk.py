@@ -54,7 +54,7 @@ class CopyDesk:
         self._db, self._settings, self._market, self._wake_router = db, settings, market, wake_router
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._next_nav = datetime.min.replace(tzinfo=UTC)
+        self._next_nav = self._next_watch = datetime.min.replace(tzinfo=UTC)
         self._charged_month: date | None = None
 
     # ---- following fills (broker.router.FillFollower)
@@ -82,7 +82,10 @@ class CopyDesk:
             try:
                 await self.mirror_pending()
                 await self.settle_stopping()
-                await self.watch_limits()
+                now = self._db.clock.now()
+                if now >= self._next_watch:  # not on every fill's wake-up: it values every copy
+                    await self.watch_limits()
+                    self._next_watch = now + timedelta(seconds=self._settings.copy_limit_watch_seconds)
                 if self._db.clock.now() >= self._next_nav:
                     await self.record_leader_equity()
                     self._next_nav = self._db.clock.now() + NAV_EVERY

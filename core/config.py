@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     copy_min_allocation: Decimal = Field(default=Decimal(200), gt=0)
     copy_min_order_value: Decimal = Field(default=Decimal(25), ge=0)  # smaller copied orders are skipped
     copy_signal_poll_seconds: float = Field(default=1.0, gt=0)
+    copy_limit_watch_seconds: float = Field(default=5.0, gt=0)
 
     totp_issuer: str = "Omnibot"
     totp_max_failures: int = Field(default=5, ge=1, le=100)
