@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-TYPED := core ledger broker omnibot bot
+TYPED := core ledger broker copytrade payments omnibot bot
 
 .PHONY: install test lint typecheck pytest bench demo clean
 

@@ -26,6 +26,7 @@ _TEXTS: dict[type[errors.OmnibotError], _Explain] = {
     errors.ActionUnavailable: lambda e: "This button has expired or was already used. Nothing was done.",
     errors.OnboardingAnswerRefused: lambda e: f"Sorry, {esc(e.problem)}.",
     errors.CopyRefused: lambda e: f"Sorry, {esc(e.problem)}.",
+    errors.PaymentRefused: lambda e: f"Sorry, {esc(e.problem)}.",
     errors.NotFound: lambda e: f"Sorry, I could not find that {esc(e.what)}: it has ended, or it is not yours.",
     errors.InvalidCommand: lambda e: f"Sorry, {esc(e.problem)}. Write it as: <code>{esc(e.usage)}</code>",
     errors.InvalidPersonalData: lambda e: f"Sorry: {esc('; '.join(e.problems))}.",

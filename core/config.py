@@ -57,6 +57,27 @@ class Settings(BaseSettings):
     copy_signal_poll_seconds: float = Field(default=1.0, gt=0)
     copy_limit_watch_seconds: float = Field(default=5.0, gt=0)
 
+    payments_provider: Literal["sandbox", "manual"] = "sandbox"
+    payments_bank_name: str = "Sandbox Bank"
+    payments_bank_holder: str = "Omnibot Platform Ltd"
+    payments_bank_iban: str = "DE89370400440532013000"  # where investors send deposits (the sandbox's: a test IBAN)
+    payments_bank_bic: str = "COBADEFFXXX"
+    payments_payout_currency: str = Field(default="USD", min_length=3, max_length=3)
+    payments_bank_cooldown_hours: int = Field(default=24, ge=0)
+    payments_deposit_min: Decimal = Field(default=Decimal(10), gt=0)
+    payments_deposit_hold_days: int = Field(default=5, ge=0, le=30)
+    payments_withdrawal_min: Decimal = Field(default=Decimal(10), gt=0)
+    payments_withdrawal_daily_limit: Decimal = Field(default=Decimal(50_000), gt=0)
+    payments_auto_approve_below: Decimal = Field(default=Decimal(1_000), ge=0)
+    payments_return_window_days: int = Field(default=60, ge=1)
+    payments_poll_seconds: float = Field(default=2.0, gt=0)
+    payments_webhook_secret: SecretStr | None = None
+    payments_webhook_tolerance_seconds: int = Field(default=300, ge=1)
+    payments_sandbox_settle_seconds: float = Field(default=30, ge=0)
+    payments_sandbox_deposit_seconds: float = Field(default=5, ge=0)
+    payments_sandbox_failure_rate: float = Field(default=0.0, ge=0, le=1)
+    payments_sandbox_auto_deposit: bool = True
+
     totp_issuer: str = "Omnibot"
     totp_max_failures: int = Field(default=5, ge=1, le=100)
     totp_lockout_minutes: int = Field(default=15, ge=1)

@@ -19,6 +19,7 @@
     │   ├── OnboardingAnswerRefused an onboarding answer that does not fit its question
     │   ├── InvalidCommand          a command's words that cannot be read
     │   ├── CopyRefused             copy trading refused a request (an alias taken, following oneself, bad terms)
+    │   ├── PaymentRefused          a bank account, a deposit or a withdrawal refused (bad details, over a limit)
     │   └── OrderRefused            pre-trade risk or the order's state refused a request
     │       ├── AccountNotActive        the investor's account is not active (pending, frozen, closed)
     │       ├── TradingHalted           the kill switch, or the instrument is halted
@@ -208,6 +209,16 @@ class OnboardingAnswerRefused(DomainError):
 @dataclass(eq=False)
 class CopyRefused(DomainError):
     """Copy trading refused a request: leading, following, or a copy's terms; what was wrong, in plain words."""
+
+    problem: str
+
+    def __str__(self) -> str:
+        return self.problem
+
+
+@dataclass(eq=False)
+class PaymentRefused(DomainError):
+    """A bank account, deposit or withdrawal refused; what was wrong, in plain words."""
 
     problem: str
 

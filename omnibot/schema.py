@@ -7,7 +7,8 @@ import broker.models
 import copytrade.models
 import core.models
 import ledger.models
+import payments.models
 from core.orm import Base
 
-MODEL_MODULES = (core.models, ledger.models, broker.models, copytrade.models, bot.models)
+MODEL_MODULES = (core.models, ledger.models, broker.models, copytrade.models, payments.models, bot.models)
 metadata = Base.metadata

@@ -1,0 +1,204 @@
+"""The payment desk: payments' running part, and what the bot and the admins call.
+
+It sends approved withdrawals to the provider, applies what the provider tells (each event once, recorded in
+the same transaction as its effect), and runs the investor's and the admins' requests each in one transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from uuid import UUID
+
+from sqlalchemy import Table, insert, select
+
+from core.config import Settings
+from core.crypto import FieldCipher
+from core.db import Database, UnitOfWork
+from core.errors import PaymentRefused
+
+from . import bank_accounts, deposits, withdrawals
+from .bank_details import BankDetails
+from .models import ProviderEvent as ProviderEventRow
+from .providers.base import PaymentProvider, Payout, ProviderEvent
+from .states import WithdrawalStatus
+from .withdrawals import WithdrawalRecord
+
+log = logging.getLogger("omnibot.payments")
+EVENTS: Table = ProviderEventRow.__table__  # type: ignore[assignment]
+MarginCap = Callable[[UUID], Awaitable[Decimal | None]]  # what margin rules let an investor take out (None: no cap)
+
+
+async def no_cap(_owner_id: UUID) -> Decimal | None:
+    return None
+
+
+class PaymentDesk:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        cipher: FieldCipher,
+        provider: PaymentProvider,
+        margin_cap: MarginCap = no_cap,
+    ) -> None:
+        self._db, self._settings, self._cipher, self._provider = db, settings, cipher, provider
+        self._margin_cap = margin_cap
+        self._task: asyncio.Task[None] | None = None
+        self._wakeup = asyncio.Event()
+
+    @property
+    def provider(self) -> str:
+        return self._provider.name
+
+    # ---- the investor
+
+    async def add_bank(self, owner_id: UUID, details: BankDetails, holder: str) -> bank_accounts.BankRecord:
+        return await self._db.transact(
+            lambda uow: bank_accounts.add_bank_account(uow, self._cipher, self._settings, owner_id, details, holder)
+        )
+
+    async def banks(self, owner_id: UUID) -> list[bank_accounts.BankRecord]:
+        return await self._db.transact(lambda uow: bank_accounts.bank_accounts(uow, owner_id), readonly=True)
+
+    async def remove_bank(self, owner_id: UUID, account_id: UUID) -> bank_accounts.BankRecord:
+        return await self._db.transact(lambda uow: bank_accounts.remove_bank_account(uow, owner_id, account_id))
+
+    async def deposit(self, owner_id: UUID, amount: Decimal) -> deposits.Instructions:
+        return await self._db.transact(lambda uow: deposits.instructions(uow, self._settings, owner_id, amount))
+
+    async def withdrawable(self, owner_id: UUID) -> Decimal:
+        cap = await self._margin_cap(owner_id)
+        return await self._db.transact(lambda uow: withdrawals.withdrawable(uow, owner_id, cap), readonly=True)
+
+    async def withdraw(self, owner_id: UUID, bank_id: UUID, amount: Decimal, client_key: str) -> WithdrawalRecord:
+        cap = await self._margin_cap(owner_id)
+        record = await self._db.transact(
+            lambda uow: withdrawals.request(uow, self._settings, owner_id, bank_id, amount, client_key, cap)
+        )
+        self._wakeup.set()  # approved at once: on its way
+        return record
+
+    async def cancel(self, owner_id: UUID, withdrawal_id: UUID) -> WithdrawalRecord:
+        return await self._db.transact(lambda uow: withdrawals.cancel(uow, owner_id, withdrawal_id))
+
+    # ---- the admins
+
+    async def review(self, withdrawal_id: UUID, *, approve: bool, admin: str, reason: str = "") -> WithdrawalRecord:
+        record = await self._db.transact(
+            lambda uow: withdrawals.review(uow, withdrawal_id, approve=approve, admin=admin, reason=reason)
+        )
+        self._wakeup.set()
+        return record
+
+    async def record_deposit(self, owner_id: UUID, amount: Decimal, bank_ref: str) -> deposits.Transfer:
+        """An admin records money the bank statement shows for this investor."""
+        return await self._db.transact(lambda uow: deposits.record(uow, self._settings, owner_id, amount, bank_ref))
+
+    async def match_suspense(self, transfer_id: UUID, owner_id: UUID) -> deposits.Transfer:
+        return await self._db.transact(lambda uow: deposits.match_suspense(uow, self._settings, transfer_id, owner_id))
+
+    async def mark(self, withdrawal_id: UUID, status: WithdrawalStatus, detail: str) -> WithdrawalRecord:
+        """An admin reports what the bank did with a manual payout: sent, settled, failed or returned."""
+
+        async def work(uow: UnitOfWork) -> WithdrawalRecord:
+            record = await withdrawals.get(uow, withdrawal_id, lock=True)
+            if status is WithdrawalStatus.SUBMITTED:
+                return await withdrawals.submitted(uow, record, detail or f"manual-{withdrawal_id}")
+            if status is WithdrawalStatus.RETURNED:
+                return await withdrawals.returned(uow, self._settings, record, detail)
+            return await withdrawals.move(uow, record, status, detail)
+
+        return await self._db.transact(work)
+
+    async def payouts(self, status: WithdrawalStatus) -> list[Payout]:
+        """The withdrawals in this state as the bank must pay them (for the manual provider's files)."""
+        found = await self._db.transact(lambda uow: withdrawals.in_status(uow, status), readonly=True)
+        return [await self._payout(record) for record in found]
+
+    # ---- the provider
+
+    async def submit_approved(self) -> int:
+        """Send every approved withdrawal to the provider (the manual provider keeps them for export)."""
+        approved = await self._db.transact(
+            lambda uow: withdrawals.in_status(uow, WithdrawalStatus.APPROVED, self.provider), readonly=True
+        )
+        sent = 0
+        for record in approved:
+            reference = await self._provider.submit(await self._payout(record))
+            if reference is None:
+                continue
+            await self._db.transact(functools.partial(self._submitted, withdrawal_id=record.id, reference=reference))
+            sent += 1
+        return sent
+
+    async def _submitted(self, uow: UnitOfWork, withdrawal_id: UUID, reference: str) -> None:
+        record = await withdrawals.get(uow, withdrawal_id, lock=True)
+        if record.status is WithdrawalStatus.APPROVED:  # not cancelled meanwhile
+            await withdrawals.submitted(uow, record, reference)
+
+    async def poll(self) -> int:
+        """Apply what the provider has to say by now; how many events were new."""
+        events = await self._db.transact(lambda uow: self._provider.due(uow, uow.clock.now()), readonly=True)
+        applied = 0
+        for event in events:
+            applied += await self.apply(self.provider, event)
+        return applied
+
+    async def apply(self, provider: str, event: ProviderEvent) -> bool:
+        """Apply a provider's event once; False when it was applied before (a replay)."""
+        return await self._db.transact(functools.partial(self._apply, provider=provider, event=event))
+
+    async def _apply(self, uow: UnitOfWork, provider: str, event: ProviderEvent) -> bool:
+        seen = select(EVENTS.c.id).where(EVENTS.c.provider == provider, EVENTS.c.event_id == event.event_id)
+        if (await uow.connection.execute(seen)).first() is not None:
+            return False
+        row = {"provider": provider, "event_id": event.event_id, "kind": event.kind, "received_at": uow.clock.now()}
+        await uow.connection.execute(insert(EVENTS).values(**row))
+        if event.kind == "transfer.received":
+            if event.amount is None or not event.tx_id:
+                raise PaymentRefused("an incoming transfer needs its amount and transaction id")
+            await deposits.receive(uow, self._settings, provider, event.tx_id, event.amount, event.reference)
+            return True
+        record = await withdrawals.by_provider_ref(uow, event.provider_ref)
+        if event.kind == "payout.settled":
+            await withdrawals.move(uow, record, WithdrawalStatus.SETTLED, "settled by the bank")
+        elif event.kind == "payout.failed":
+            await withdrawals.move(uow, record, WithdrawalStatus.FAILED, f"the bank could not pay: {event.reason}")
+        else:
+            await withdrawals.returned(uow, self._settings, record, event.reason)
+        return True
+
+    async def _payout(self, record: WithdrawalRecord) -> Payout:
+        async def read(uow: UnitOfWork) -> Payout:
+            bank = await bank_accounts.bank_account(uow, record.owner_id, record.bank_account_id)
+            number, holder = await bank_accounts.account_number(uow, self._cipher, record.bank_account_id)
+            return Payout(record.id, record.amount, bank.kind, number, holder, bank.bic, bank.routing_number)
+
+        return await self._db.transact(read, readonly=True)
+
+    # ---- running
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="payment desk")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            self._wakeup.clear()
+            try:
+                await self.submit_approved()
+                await self.poll()
+            except Exception:  # the loop must outlive a bad moment (a provider down, a database restart)
+                log.exception("payment desk: a round failed; trying again")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), timeout=self._settings.payments_poll_seconds)
