@@ -57,9 +57,7 @@ async def into_suspense(uow: UnitOfWork, amount: Decimal, *, key: str, memo: str
     return await post_entry(uow, EntryRequest(key, "suspense", legs, memo))
 
 
-async def out_of_suspense(
-    uow: UnitOfWork, owner_id: UUID, amount: Decimal, *, key: str, memo: str = ""
-) -> PostedEntry:
+async def out_of_suspense(uow: UnitOfWork, owner_id: UUID, amount: Decimal, *, key: str, memo: str = "") -> PostedEntry:
     """An admin matched money in suspense to its investor."""
     amount = require_cash(amount)
     suspense, cash = await open_accounts(
