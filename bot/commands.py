@@ -11,7 +11,7 @@ from core.users import UserRecord
 from .access import Access, allows
 from .context import BotContext
 from .guard import Handler
-from .handlers import desk, following, leading, onboarding, portfolio, security, trading
+from .handlers import banking, desk, following, leading, onboarding, portfolio, security, trading
 from .render import esc
 
 
@@ -57,6 +57,10 @@ COMMANDS: tuple[Command, ...] = (
     Command("following", "Whom you follow: pause, stop, sell", following.show_following, Access.INVESTOR),
     Command("copyedit", "Change a copy: /copyedit ALIAS sl 20 tp 50", following.copyedit, Access.INVESTOR),
     Command("lead", "Let others follow you: /lead ALIAS [SHARE%] [about you]", leading.lead, Access.INVESTOR),
+    Command("deposit", "Pay money in: /deposit 1000", banking.deposit, Access.INVESTOR),
+    Command("withdraw", "Take money out to your bank: /withdraw 500", banking.withdraw, Access.INVESTOR),
+    Command("withdrawals", "Your withdrawals, to follow or cancel", banking.show_withdrawals, Access.INVESTOR),
+    Command("bank", "Your bank accounts: /bank add IBAN", banking.bank, Access.INVESTOR),
 )
 
 

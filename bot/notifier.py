@@ -29,6 +29,7 @@ from ledger.instruments import get_instrument
 from .copy_view import copy_note
 from .models import BlockedChat, OrderMessage
 from .order_view import status_text
+from .payment_view import payment_note
 from .render import esc, shares, usd
 from .services import Services
 
@@ -39,7 +40,7 @@ BLOCKED: Table = BlockedChat.__table__  # type: ignore[assignment]
 USERS: Table = User.__table__  # type: ignore[assignment]
 CLAIM = timedelta(seconds=60)
 CHAT_INTERVAL = 1.0  # seconds between messages to one chat (Telegram: about one a second)
-URGENT = or_(OUTBOX.c.topic.like("order.%"), OUTBOX.c.topic.like("margin.%"), OUTBOX.c.topic.like("security.%"))
+URGENT = or_(*(OUTBOX.c.topic.like(f"{family}.%") for family in ("order", "margin", "security", "payments")))
 PUSHED = {"order.filled", "order.rejected", "order.expired", "order.cancelled"}  # a message of its own
 
 
@@ -117,7 +118,7 @@ class Notifier:
             elif topic == "margin.maintenance_breach":
                 await self._bot.send_message(chat_id, _breach(payload))
                 sends = 1
-            elif (note := copy_note(topic, payload)) is not None:
+            elif (note := copy_note(topic, payload) or payment_note(topic, payload)) is not None:
                 await self._bot.send_message(chat_id, note)
                 sends = 1
             else:

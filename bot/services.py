@@ -13,7 +13,8 @@ from core.clock import Clock
 from core.config import Settings
 from core.crypto import FieldCipher
 from core.db import Database
-from core.errors import BrokerUnavailable
+from core.errors import BrokerUnavailable, ConfigurationError
+from payments.desk import PaymentDesk
 
 
 @dataclass
@@ -32,9 +33,16 @@ class Services:
     clock: Clock
     cipher: FieldCipher
     broker_parts: Broker | None = None  # None in a process without the IB connection
+    payment_desk: PaymentDesk | None = None  # None in a process that does not run payments
 
     @property
     def broker(self) -> Broker:
         if self.broker_parts is None:
             raise BrokerUnavailable("this process has no connection to the broker")
         return self.broker_parts
+
+    @property
+    def payments(self) -> PaymentDesk:
+        if self.payment_desk is None:
+            raise ConfigurationError("this process does not run payments")
+        return self.payment_desk

@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     payments_return_window_days: int = Field(default=60, ge=1)
     payments_poll_seconds: float = Field(default=2.0, gt=0)
     payments_webhook_secret: SecretStr | None = None
+    payments_webhook_host: str = "127.0.0.1"
+    payments_webhook_port: int = Field(default=8090, ge=1, le=65535)
     payments_webhook_tolerance_seconds: int = Field(default=300, ge=1)
     payments_sandbox_settle_seconds: float = Field(default=30, ge=0)
     payments_sandbox_deposit_seconds: float = Field(default=5, ge=0)

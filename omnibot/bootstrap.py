@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from aiohttp import web
+
 from bot.app import build_application, polling
 from bot.context import OmnibotApplication
 from bot.notifier import Notifier
@@ -25,6 +27,11 @@ from core.config import Settings
 from core.crypto import FieldCipher
 from core.db import Database
 from core.ids import IdGenerator, Uuid7Generator
+from payments.desk import PaymentDesk
+from payments.providers.base import PaymentProvider
+from payments.providers.manual import ManualProvider
+from payments.providers.sandbox import SandboxProvider
+from payments.providers.webhook import webhook_routes
 
 
 @dataclass
@@ -60,10 +67,30 @@ class Running:
     notifier: Notifier
 
 
+def payment_provider(settings: Settings) -> PaymentProvider:
+    return SandboxProvider(settings) if settings.payments_provider == "sandbox" else ManualProvider()
+
+
+async def _webhook_site(settings: Settings, payments: PaymentDesk, clock: Clock) -> web.AppRunner | None:
+    """The payments webhook (POST /payments/{provider}/events), when a secret is set; behind the operator's
+    TLS proxy."""
+    if settings.payments_webhook_secret is None:
+        return None
+    secret = settings.payments_webhook_secret.get_secret_value().encode()
+    app = web.Application()
+    tolerance = settings.payments_webhook_tolerance_seconds
+    app.add_routes(webhook_routes({payments.provider: secret}, payments.apply, clock, tolerance))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, settings.payments_webhook_host, settings.payments_webhook_port).start()
+    return runner
+
+
 @asynccontextmanager
 async def running(platform: Platform, *, token: str, base_url: str) -> AsyncIterator[Running]:
-    """Start the IB connection, the router, the bot (long polling) and the notifier, all on this event loop;
-    stop them in reverse order when the block exits."""
+    """Start the IB connection, the router, the copy and payment desks (and the payments webhook, when a
+    secret is set), the bot (long polling) and the notifier, all on this event loop; stop them in reverse order
+    when the block exits."""
     settings, clock, db = platform.settings, platform.clock, platform.db
     connection = IBConnection(settings, clock)
     market = MarketData(connection, clock)
@@ -72,13 +99,17 @@ async def running(platform: Platform, *, token: str, base_url: str) -> AsyncIter
     copies = CopyDesk(db, settings, market, wake_router=router.wake)
     router.follow_fills(copies)
     broker = Broker(trading, market, connection, router, copies)
-    services = Services(settings, db, clock, platform.field_cipher(), broker)
+    payments = PaymentDesk(db, settings, platform.field_cipher(), payment_provider(settings), trading.withdrawal_cap)
+    services = Services(settings, db, clock, platform.field_cipher(), broker, payments)
     application = build_application(services, token, base_url)
     notifier = Notifier(services, application.bot)
     await connection.start()
     router.start()
     copies.start()
+    payments.start()
+    webhook: web.AppRunner | None = None
     try:
+        webhook = await _webhook_site(settings, payments, clock)
         async with polling(application):
             notifier.start()
             try:
@@ -86,6 +117,9 @@ async def running(platform: Platform, *, token: str, base_url: str) -> AsyncIter
             finally:
                 await notifier.stop()
     finally:
+        if webhook is not None:
+            await webhook.cleanup()
+        await payments.stop()
         await copies.stop()
         await router.stop()
         await connection.stop()

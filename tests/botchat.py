@@ -26,6 +26,8 @@ from core.clock import ManualClock
 from core.config import Settings
 from core.crypto import FieldCipher
 from core.db import Database
+from payments.desk import PaymentDesk
+from payments.providers.sandbox import SandboxProvider
 from tests.integration.trading_desk import Desk
 
 TOKEN = "123456:BOT-TESTS"
@@ -105,7 +107,8 @@ class BotDesk:
 @pytest.fixture
 async def bot_desk(db: Database, clock: ManualClock, cipher: FieldCipher) -> AsyncIterator[BotDesk]:
     settings = Settings(kyc_auto_approve=True, bot_commands_per_minute=60)
-    async with running_bot(Services(settings, db, clock, cipher)) as desk:
+    payments = PaymentDesk(db, settings, cipher, SandboxProvider(settings))
+    async with running_bot(Services(settings, db, clock, cipher, payment_desk=payments)) as desk:
         yield desk
 
 
@@ -113,19 +116,27 @@ async def bot_desk(db: Database, clock: ManualClock, cipher: FieldCipher) -> Asy
 async def trading_bot(desk: Desk) -> AsyncIterator[BotDesk]:
     """The bot with the broker: the trading desk's simulator, connection and router, routing at once."""
     settings = desk.settings.model_copy(
-        update={"kyc_auto_approve": True, "bot_commands_per_minute": 60, "trading_block_window_ms": 0}
+        update={
+            "kyc_auto_approve": True,
+            "bot_commands_per_minute": 60,
+            "trading_block_window_ms": 0,
+            "payments_poll_seconds": 0.1,
+        }
     )
     market = MarketData(desk.connection, desk.clock)
     trading = Trading(desk.db, market, settings, wake_router=desk.router.wake, send_block=desk.router.send)
     copies = CopyDesk(desk.db, settings, market, wake_router=desk.router.wake)
     desk.router.follow_fills(copies)
     broker = Broker(trading, market, desk.connection, desk.router, copies)
+    payments = PaymentDesk(desk.db, settings, desk.cipher, SandboxProvider(settings), trading.withdrawal_cap)
     desk.router.start()
     copies.start()
+    payments.start()
     try:
-        async with running_bot(Services(settings, desk.db, desk.clock, desk.cipher, broker)) as bot:
+        async with running_bot(Services(settings, desk.db, desk.clock, desk.cipher, broker, payments)) as bot:
             yield bot
     finally:
+        await payments.stop()
         await copies.stop()
         await desk.router.stop()
 

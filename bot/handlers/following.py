@@ -135,7 +135,8 @@ async def show_following(update: Update, context: BotContext, user: UserRecord |
         equity = books[copy.id].equity(prices) if copy.mode is CopyMode.COPY else None
         lines.append(copy_summary(number, aliases[copy.leader_id], copy, equity, positions))
         rows.append(_manage_buttons(number, copy, {c: symbols[c] for c in held}))
-    markup = InlineKeyboardMarkup([row for row in rows if row])
+    kept = [row for row in rows if row]
+    markup = InlineKeyboardMarkup(kept) if kept else None  # a stopping copy has no buttons
     await context.bot.send_message(user.telegram_id, "\n".join(lines), reply_markup=markup)
 
 

@@ -1,5 +1,6 @@
 """/2fa (enrol with a QR code, confirmed by a first code), /unlock and /lock of the trading session, and a bare
-6-digit code, which confirms a pending enrolment, or a follow waiting for a fresh code, or unlocks trading."""
+6-digit code, which confirms a pending enrolment, or what waits for a fresh code (a follow, a bank account, a
+withdrawal), or unlocks trading."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from core.users import UserRecord
 
 from ..context import BotContext
 from ..render import esc
-from . import following, trading
+from . import banking, following, trading
 
 CODE = re.compile(r"\d{6}")
 
@@ -87,6 +88,9 @@ async def on_code(update: Update, context: BotContext, user: UserRecord, code: s
         return
     if await following.is_waiting(context, user):  # a follow to confirm with a fresh code
         await following.confirm_with_code(update, context, user, code)
+        return
+    if (waiting := await banking.waiting_for_code(context, user)) is not None:  # a bank account, a withdrawal
+        await banking.confirm_with_code(update, context, user, waiting, code)
         return
     await _unlock(update, context, user, code)
     await trading.after_unlock(update, context, user)
