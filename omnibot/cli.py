@@ -18,7 +18,7 @@ from broker.sim.gateway import GatewaySimulator
 from core.crypto import generate_key
 from core.errors import ConfigurationError, OmnibotError
 from core.key_rotation import rotate_keys
-from omnibot import migrations
+from omnibot import migrations, payments_cli
 from omnibot.bootstrap import Platform, bootstrap, running
 from omnibot.demo import demo, fresh_database
 from omnibot.schema import metadata
@@ -131,6 +131,7 @@ def parser() -> argparse.ArgumentParser:
     ibsim.add_argument("--cash", default="1000000", help="the account's starting cash in USD")
     ibsim.add_argument("--admin-port", type=int, help="serve the control endpoint (JSON over HTTP) on this port")
     ibsim.set_defaults(run=_ibsim)
+    payments_cli.add_commands(commands)
     return root
 
 

@@ -59,6 +59,8 @@ async def demo(port: int, database: Path, stop: asyncio.Event | None = None) -> 
         ib_client_id=1,
         kyc_auto_approve=True,
         margin_lending_capacity=Decimal(250_000),
+        payments_bank_cooldown_hours=0,  # the demo's new bank account can receive a withdrawal at once
+        payments_deposit_hold_days=0,
     )
     platform = bootstrap(settings)
     try:
@@ -134,6 +136,8 @@ Omnibot demo is running.
   Try:  /help    /profile    /quote AAPL    /buy AAPL 10    (send the code when asked, then Confirm)
         /orders    /sell AAPL all    /status
         /leaders    /leader Ada    /follow Ada    (copy her trades: she holds AAPL)    /following
+        /bank add DE89 3704 0044 0532 0130 00    /deposit 1000    /withdraw 100    /withdrawals
+        (the sandbox bank pays deposits in about 5 s and withdrawals in about 30 s)
   Another user: change the user number at the top (e.g. 2002) and send /start to open a new account.
 
   Press Ctrl+C to stop. The demo's data lives in {DEMO_DIR}/ and starts afresh each time.

@@ -13,12 +13,19 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 
 from core import user_service
-from core.clock import ManualClock
+from core.clock import ManualClock, SystemClock
+from core.config import Settings
 from core.crypto import BlindIndex, FieldCipher, Keyring, generate_key
-from core.users import PersonalData
+from core.users import PersonalData, UserStatus
+from payments import withdrawals
+from payments.bank_details import iban_details
+from payments.desk import PaymentDesk
+from payments.providers.manual import ManualProvider
+from payments.states import WithdrawalStatus
 from tests.conftest import START, make_database
 
 
@@ -142,3 +149,46 @@ def _wait_until(condition: Callable[[], bool], within: float = 60.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "the demo did not get there in time"
         time.sleep(0.2)
+
+
+async def test_the_operator_pays_a_manual_withdrawal_from_the_command_line(tmp_path: Path) -> None:
+    """`omnibot payments`: record a deposit from the statement, approve a withdrawal, export the pain.001 file,
+    then report it sent and settled."""
+    url, keys, index = f"sqlite:///{tmp_path / 'pay.db'}", f"k:{generate_key()}", generate_key()
+    env = {
+        "OMNIBOT_DATABASE_URL": url,
+        "OMNIBOT_ENCRYPTION_KEYS": keys,
+        "OMNIBOT_BLIND_INDEX_KEY": index,
+        "OMNIBOT_PAYMENTS_PROVIDER": "manual",
+        "OMNIBOT_PAYMENTS_BANK_COOLDOWN_HOURS": "0",
+        "OMNIBOT_PAYMENTS_DEPOSIT_HOLD_DAYS": "0",
+        "OMNIBOT_PAYMENTS_AUTO_APPROVE_BELOW": "0",
+    }
+    assert omnibot("migrate", **env).returncode == 0
+    settings = Settings(**{key.removeprefix("OMNIBOT_").lower(): value for key, value in env.items()})
+    db = make_database(url, SystemClock())
+    cipher = FieldCipher.from_settings(settings)
+    user = await db.transact(lambda uow: user_service.register(uow, 77))
+    await db.transact(lambda uow: user_service.save_personal_data(uow, cipher, user.id, PersonalData("Zoe Lin")))
+    for status in (UserStatus.PENDING_KYC, UserStatus.ACTIVE):
+        await db.transact(lambda uow, s=status: user_service.change_status(uow, user.id, s))
+    desk = PaymentDesk(db, settings, cipher, ManualProvider())
+    account = await desk.add_bank(user.id, iban_details("NL91ABNA0417164300"), "Zoe Lin")
+
+    assert omnibot("payments", "deposit", "77", "500", "statement-1", **env).returncode == 0
+    assert omnibot("payments", "deposit", "77", "500", "statement-1", **env).returncode == 0  # recorded once
+    withdrawal = await desk.withdraw(user.id, account.id, Decimal(200), "cli")
+    assert withdrawal.status is WithdrawalStatus.PENDING_REVIEW
+    pending = omnibot("payments", "pending", **env)
+    assert str(withdrawal.id) in pending.stdout and "pending_review" in pending.stdout
+    assert omnibot("payments", "review", str(withdrawal.id), "approve", **env).returncode == 0
+    done = omnibot("payments", "export", "--out", str(tmp_path / "out"), **env)
+    assert "exported 1 IBAN and 0 US payouts" in done.stderr, done.stderr
+    [exported] = (tmp_path / "out").glob("pain001-*.xml")
+    assert "NL91ABNA0417164300" in exported.read_text() and "200.00" in exported.read_text()
+    for outcome in ("sent", "settled"):
+        assert omnibot("payments", "mark", str(withdrawal.id), outcome, **env).returncode == 0
+    [record] = await db.transact(lambda uow: withdrawals.of_owner(uow, user.id), readonly=True)
+    assert record.status is WithdrawalStatus.SETTLED
+    assert (await desk.withdrawable(user.id)) == Decimal(300)
+    await db.dispose()
