@@ -11,7 +11,7 @@ from sqlalchemy import Table, func, select
 
 from core.calendar import trade_date
 from core.config import Settings
-from core.db import UnitOfWork, dialect_insert
+from core.db import Database, UnitOfWork, dialect_insert
 from core.outbox import Message, publish
 from core.sql import in_list
 from ledger.accounts import AccountKind, Asset
@@ -22,6 +22,7 @@ from ledger.store import ACCOUNTS, POSITIONS
 
 from .margin import AccountType, Holding, MarginAccount, MarginFigures, MarginPolicy, MarginRule, figures
 from .models import MarginOverride, TradingProfile
+from .order_requests import Market
 
 PROFILES: Table = TradingProfile.__table__  # type: ignore[assignment]
 OVERRIDES: Table = MarginOverride.__table__  # type: ignore[assignment]
@@ -114,3 +115,21 @@ def _facts(owner: UUID, now: MarginFigures) -> dict[str, str]:
         "maintenance_requirement": str(now.maintenance_requirement),
         "excess_liquidity": str(now.excess_liquidity),
     }
+
+
+async def withdrawal_cap(db: Database, settings: Settings, market: Market, owner_id: UUID) -> Decimal | None:
+    """What margin rules let the investor take out: for a margin account, equity above the initial requirement
+    at market prices; None for a cash account (its cash is the only limit)."""
+    if await db.transact(lambda uow: account_type(uow, owner_id), readonly=True) is not AccountType.MARGIN:
+        return None
+    held = await db.transact(lambda uow: margin_account(uow, owner_id, {}), readonly=True)
+    marks = {}
+    for holding in held.holdings:
+        quote = await market.quote(holding.con_id)
+        marks[holding.con_id] = quote.last or quote.bid or holding.price
+
+    async def read(uow: UnitOfWork) -> Decimal:
+        shown = figures(await margin_account(uow, owner_id, marks), await policy(uow, settings))
+        return max(ZERO, shown.equity - shown.initial_requirement)
+
+    return await db.transact(read, readonly=True)

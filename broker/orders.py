@@ -285,25 +285,6 @@ class Trading:
         await store.save_orders(uow, [requested])
         return requested, block.id
 
-    async def withdrawal_cap(self, owner_id: UUID) -> Decimal | None:
-        """What margin rules let the investor take out: for a margin account, equity above the initial
-        requirement at market prices; None for a cash account (its cash is the only limit)."""
-        kind = await self._db.transact(lambda uow: margin_service.account_type(uow, owner_id), readonly=True)
-        if kind is not AccountType.MARGIN:
-            return None
-        held = await self._db.transact(lambda uow: margin_service.margin_account(uow, owner_id, {}), readonly=True)
-        marks = {}
-        for holding in held.holdings:
-            quote = await self._market.quote(holding.con_id)
-            marks[holding.con_id] = quote.last or quote.bid or holding.price
-
-        async def read(uow: UnitOfWork) -> Decimal:
-            policy = await margin_service.policy(uow, self._settings)
-            shown = figures(await margin_service.margin_account(uow, owner_id, marks), policy)
-            return max(ZERO, shown.equity - shown.initial_requirement)
-
-        return await self._db.transact(read, readonly=True)
-
     async def open_orders(self, owner_id: UUID, limit: int = 50) -> list[OrderRecord]:
         return await self._db.transact(
             lambda uow: store.orders_of(uow, owner_id, live=True, limit=limit), readonly=True

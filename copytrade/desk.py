@@ -13,8 +13,6 @@ and the next one (in this process or another) takes them up.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import functools
 import logging
 from collections import defaultdict
@@ -32,6 +30,7 @@ from core.calendar import trade_date
 from core.config import Settings
 from core.db import Database, UnitOfWork
 from core.errors import BrokerUnavailable, CopyRefused, NotFound, TradingHalted
+from core.rounds import Rounds
 from ledger.instruments import symbols_of
 from ledger.portfolio import book, record_equity
 from ledger.sleeves import sleeve_books, sleeve_shares
@@ -52,8 +51,7 @@ class CopyDesk:
         self, db: Database, settings: Settings, market: Market, wake_router: Callable[[], None] = lambda: None
     ) -> None:
         self._db, self._settings, self._market, self._wake_router = db, settings, market, wake_router
-        self._wakeup = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._rounds = Rounds("copy desk", self._round, settings.copy_signal_poll_seconds)
         self._next_nav = self._next_watch = datetime.min.replace(tzinfo=UTC)
         self._charged_month: date | None = None
 
@@ -63,40 +61,30 @@ class CopyDesk:
         await record_signals(uow, booked)
 
     def fill_committed(self) -> None:
-        self._wakeup.set()
+        self._rounds.wake()
 
     # ---- running
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="copy desk")
+        self._rounds.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._rounds.stop()
 
-    async def _run(self) -> None:
-        while True:
-            self._wakeup.clear()
-            try:
-                await self.mirror_pending()
-                await self.settle_stopping()
-                now = self._db.clock.now()
-                if now >= self._next_watch:  # not on every fill's wake-up: it values every copy
-                    await self.watch_limits()
-                    self._next_watch = now + timedelta(seconds=self._settings.copy_limit_watch_seconds)
-                if self._db.clock.now() >= self._next_nav:
-                    await self.record_leader_equity()
-                    self._next_nav = self._db.clock.now() + NAV_EVERY
-                month_end = last_month_end(trade_date(self._db.clock.now()))
-                if month_end != self._charged_month:
-                    await self.charge_profit_shares(month_end)
-                    self._charged_month = month_end
-            except Exception:  # the loop must outlive a bad moment (the broker away, a database restart)
-                log.exception("copy desk: a round failed; trying again")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), timeout=self._settings.copy_signal_poll_seconds)
+    async def _round(self) -> None:
+        await self.mirror_pending()
+        await self.settle_stopping()
+        now = self._db.clock.now()
+        if now >= self._next_watch:  # not on every fill's wake-up: it values every copy
+            await self.watch_limits()
+            self._next_watch = now + timedelta(seconds=self._settings.copy_limit_watch_seconds)
+        if now >= self._next_nav:
+            await self.record_leader_equity()
+            self._next_nav = now + NAV_EVERY
+        month_end = last_month_end(trade_date(now))
+        if month_end != self._charged_month:
+            await self.charge_profit_shares(month_end)
+            self._charged_month = month_end
 
     async def mirror_pending(self) -> int:
         """Mirror every signal waiting; how many were mirrored here."""
@@ -123,7 +111,7 @@ class CopyDesk:
 
     async def follow(self, follower_id: UUID, alias: str, terms: CopyTerms) -> CopyRecord:
         copy = await self._db.transact(lambda uow: following.follow(uow, self._settings, follower_id, alias, terms))
-        self._wakeup.set()  # buying into the leader's positions, if asked
+        self._rounds.wake()  # buying into the leader's positions, if asked
         return copy
 
     async def following(self, follower_id: UUID) -> list[CopyRecord]:

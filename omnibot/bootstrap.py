@@ -6,6 +6,7 @@ generator; everything else reads the same objects from here.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from bot.app import build_application, polling
 from bot.context import OmnibotApplication
 from bot.notifier import Notifier
 from bot.services import Broker, Services
+from broker import margin_service
 from broker.connection import IBConnection
 from broker.market_data import MarketData
 from broker.omnibus import OmnibusAccount
@@ -99,7 +101,8 @@ async def running(platform: Platform, *, token: str, base_url: str) -> AsyncIter
     copies = CopyDesk(db, settings, market, wake_router=router.wake)
     router.follow_fills(copies)
     broker = Broker(trading, market, connection, router, copies)
-    payments = PaymentDesk(db, settings, platform.field_cipher(), payment_provider(settings), trading.withdrawal_cap)
+    cap = functools.partial(margin_service.withdrawal_cap, db, settings, market)
+    payments = PaymentDesk(db, settings, platform.field_cipher(), payment_provider(settings), cap)
     services = Services(settings, db, clock, platform.field_cipher(), broker, payments)
     application = build_application(services, token, base_url)
     notifier = Notifier(services, application.bot)

@@ -6,10 +6,7 @@ the same transaction as its effect), and runs the investor's and the admins' req
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import functools
-import logging
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from uuid import UUID
@@ -20,6 +17,7 @@ from core.config import Settings
 from core.crypto import FieldCipher
 from core.db import Database, UnitOfWork
 from core.errors import PaymentRefused
+from core.rounds import Rounds
 
 from . import bank_accounts, deposits, withdrawals
 from .bank_details import BankDetails
@@ -28,7 +26,6 @@ from .providers.base import PaymentProvider, Payout, ProviderEvent
 from .states import WithdrawalStatus
 from .withdrawals import WithdrawalRecord
 
-log = logging.getLogger("omnibot.payments")
 EVENTS: Table = ProviderEventRow.__table__  # type: ignore[assignment]
 MarginCap = Callable[[UUID], Awaitable[Decimal | None]]  # what margin rules let an investor take out (None: no cap)
 
@@ -48,8 +45,7 @@ class PaymentDesk:
     ) -> None:
         self._db, self._settings, self._cipher, self._provider = db, settings, cipher, provider
         self._margin_cap = margin_cap
-        self._task: asyncio.Task[None] | None = None
-        self._wakeup = asyncio.Event()
+        self._rounds = Rounds("payment desk", self._round, settings.payments_poll_seconds)
 
     @property
     def provider(self) -> str:
@@ -80,7 +76,7 @@ class PaymentDesk:
         record = await self._db.transact(
             lambda uow: withdrawals.request(uow, self._settings, owner_id, bank_id, amount, client_key, cap)
         )
-        self._wakeup.set()  # approved at once: on its way
+        self._rounds.wake()  # approved at once: on its way
         return record
 
     async def cancel(self, owner_id: UUID, withdrawal_id: UUID) -> WithdrawalRecord:
@@ -92,7 +88,7 @@ class PaymentDesk:
         record = await self._db.transact(
             lambda uow: withdrawals.review(uow, withdrawal_id, approve=approve, admin=admin, reason=reason)
         )
-        self._wakeup.set()
+        self._rounds.wake()
         return record
 
     async def record_deposit(self, owner_id: UUID, amount: Decimal, bank_ref: str) -> deposits.Transfer:
@@ -184,21 +180,11 @@ class PaymentDesk:
     # ---- running
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="payment desk")
+        self._rounds.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._rounds.stop()
 
-    async def _run(self) -> None:
-        while True:
-            self._wakeup.clear()
-            try:
-                await self.submit_approved()
-                await self.poll()
-            except Exception:  # the loop must outlive a bad moment (a provider down, a database restart)
-                log.exception("payment desk: a round failed; trying again")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), timeout=self._settings.payments_poll_seconds)
+    async def _round(self) -> None:
+        await self.submit_approved()
+        await self.poll()

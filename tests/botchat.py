@@ -4,6 +4,7 @@ chats that play users through the emulator's test API."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,6 +20,7 @@ from bot.context import OmnibotApplication
 from bot.emulator.server import Emulator
 from bot.notifier import Notifier
 from bot.services import Broker, Services
+from broker import margin_service
 from broker.market_data import MarketData
 from broker.orders import Trading
 from copytrade.desk import CopyDesk
@@ -128,7 +130,8 @@ async def trading_bot(desk: Desk) -> AsyncIterator[BotDesk]:
     copies = CopyDesk(desk.db, settings, market, wake_router=desk.router.wake)
     desk.router.follow_fills(copies)
     broker = Broker(trading, market, desk.connection, desk.router, copies)
-    payments = PaymentDesk(desk.db, settings, desk.cipher, SandboxProvider(settings), trading.withdrawal_cap)
+    cap = functools.partial(margin_service.withdrawal_cap, desk.db, settings, market)
+    payments = PaymentDesk(desk.db, settings, desk.cipher, SandboxProvider(settings), cap)
     desk.router.start()
     copies.start()
     payments.start()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from dataclasses import asdict, replace
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -20,7 +20,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from copytrade import follow as following_rules
 from copytrade import leaders, store
 from copytrade.store import CopyRecord
-from copytrade.terms import CopyMode, CopyStatus, CopyTerms, Sizing
+from copytrade.terms import CopyMode, CopyStatus, CopyTerms
 from core import pending_actions, two_factor
 from core.db import UnitOfWork
 from core.errors import ActionUnavailable, InvalidCommand, NotFound
@@ -30,15 +30,10 @@ from ledger.sleeves import sleeve_books
 
 from ..context import BotContext
 from ..copy_view import copy_summary, terms_text
-from ..follow_args import parse_edit, parse_follow
+from ..follow_args import chosen, draft_of, next_question, parse_edit, parse_follow, terms_of
 from ..render import esc, shares
 
 DRAFT, CODE_WAITING = "follow_draft", "follow_code"
-AMOUNTS = ("1000", "5000", "10000", "25000")
-STOP_LOSSES = ("10", "20", "30", "50")
-TAKE_PROFITS = ("0", "25", "50", "100")
-MAXIMA = (1000, 5000)
-NUMBER = re.compile(r"\d{1,9}(\.\d{1,4})?")
 MANAGE = re.compile(r"c([prskcl]):([0-9a-f-]{36})(?::(\d{1,12}))?")
 
 
@@ -50,7 +45,7 @@ async def follow(update: Update, context: BotContext, user: UserRecord | None) -
         await context.bot.send_message(user.telegram_id, "Whom would you like to follow? /leaders shows them.")
         return
     leader = await context.services.db.transact(lambda uow: leaders.active_leader(uow, wanted.alias or ""))
-    draft = {"alias": leader.alias} | (_payload(wanted.terms) if wanted.terms else {})
+    draft = {"alias": leader.alias} | (draft_of(wanted.terms) if wanted.terms else {})
     await _next_step(context, user, draft, None)
 
 
@@ -83,14 +78,14 @@ async def on_step(update: Update, context: BotContext, user: UserRecord | None) 
         ttl = timedelta(seconds=services.settings.bot_confirm_seconds)
         await services.db.transact(lambda uow: pending_actions.offer(uow, user.id, CODE_WAITING, draft, ttl))
         await query.edit_message_text(
-            f"{terms_text(draft['alias'], _terms(draft))}\n\n<b>To confirm, send the 6-digit code from your "
+            f"{terms_text(draft['alias'], terms_of(draft))}\n\n<b>To confirm, send the 6-digit code from your "
             "authenticator app now.</b>"
         )
         return
-    chosen = _chosen(*choice) if len(choice) == 2 else None
-    if chosen is None:
+    picked = chosen(*choice) if len(choice) == 2 else None
+    if picked is None:
         raise ActionUnavailable("unknown")
-    await _next_step(context, user, draft | chosen, (query.message.chat.id, query.message.message_id))
+    await _next_step(context, user, draft | picked, (query.message.chat.id, query.message.message_id))
 
 
 async def confirm_with_code(update: Update, context: BotContext, user: UserRecord, code: str) -> None:
@@ -103,7 +98,7 @@ async def confirm_with_code(update: Update, context: BotContext, user: UserRecor
     if waiting is None:
         raise ActionUnavailable("expired")
     draft = waiting.payload
-    copy = await services.broker.copies.follow(user.id, draft["alias"], _terms(draft))
+    copy = await services.broker.copies.follow(user.id, draft["alias"], terms_of(draft))
     done = "You now follow" if copy.mode is CopyMode.ALERTS else "You now copy"
     await context.bot.send_message(user.telegram_id, f"{done} <b>{esc(draft['alias'])}</b>. /following shows it.")
 
@@ -201,12 +196,12 @@ async def _next_step(
     services = context.services
     ttl = timedelta(seconds=services.settings.bot_confirm_seconds)
     alias = esc(draft["alias"])
-    question, choices = _question(draft, services.settings.copy_min_allocation)
+    question, choices = next_question(draft, services.settings.copy_min_allocation)
     if question is None:
-        following_rules.check_terms(_terms(draft), services.settings)  # a refusal now, not after the code
+        following_rules.check_terms(terms_of(draft), services.settings)  # a refusal now, not after the code
     action = await services.db.transact(lambda uow: pending_actions.offer(uow, user.id, DRAFT, draft, ttl))
     if question is None:
-        text = terms_text(draft["alias"], _terms(draft))
+        text = terms_text(draft["alias"], terms_of(draft))
         buttons = [[
             InlineKeyboardButton("Confirm", callback_data=f"fc:{action.token}"),
             InlineKeyboardButton("Cancel", callback_data=f"fx:{action.token}"),
@@ -219,80 +214,6 @@ async def _next_step(
         await context.bot.send_message(user.telegram_id, text, reply_markup=markup)
     else:
         await context.bot.edit_message_text(text, shown[0], shown[1], reply_markup=markup)
-
-
-def _question(draft: dict[str, Any], minimum: Decimal) -> tuple[str | None, list[tuple[str, str]]]:
-    if "mode" not in draft:
-        return "alerts for each of their trades, or copy them with your money?", [
-            ("Alerts only", "m:alerts"), ("Copy trades", "m:copy")
-        ]  # fmt: skip
-    if draft["mode"] == CopyMode.ALERTS.value:
-        return None, []
-    if "amount" not in draft:
-        amounts = [str(minimum.normalize()), *(a for a in AMOUNTS if Decimal(a) > minimum)]
-        return (
-            "how much to put in? It moves from your free cash into the copy. (Another amount: "
-            f"<code>/follow {esc(draft['alias'])} copy AMOUNT</code>)",
-            [(f"${Decimal(a):,.0f}", f"a:{a}") for a in amounts[:4]],
-        )
-    if "sizing" not in draft:
-        return "how big should each copied trade be?", [
-            ("In proportion", "z:p"), ("$500 a trade", "z:f500"), ("$1,000 a trade", "z:f1000"),
-            ("1 share per share", "z:r1"),
-        ]  # fmt: skip
-    if "max" not in draft:
-        return "at most how much per trade?", [("No maximum", "x:0"), *((f"${m:,}", f"x:{m}") for m in MAXIMA)]
-    if "sl" not in draft:
-        return "close the copy if it loses how much of what you put in?", [(f"{p}%", f"s:{p}") for p in STOP_LOSSES]
-    if "tp" not in draft:
-        return "close it after a gain of?", [("No", "t:0"), *((f"{p}%", f"t:{p}") for p in TAKE_PROFITS[1:])]
-    if "open" not in draft:
-        return "buy into their open positions now, or copy new trades only?", [
-            ("Open positions too", "o:1"), ("New trades only", "o:0")
-        ]  # fmt: skip
-    return None, []
-
-
-def _chosen(field: str, value: str) -> dict[str, str | None] | None:
-    """What a step's button sets in the draft; None for data no button of ours carries."""
-    if field == "m" and value in (CopyMode.ALERTS.value, CopyMode.COPY.value):
-        return {"mode": value}
-    if field == "z" and (value == "p" or (value[:1] in ("f", "r") and NUMBER.fullmatch(value[1:]))):
-        kind = {"p": Sizing.PROPORTIONAL, "f": Sizing.FIXED_AMOUNT, "r": Sizing.RATIO}[value[0]]
-        return {"sizing": kind.value, "value": value[1:] or None}
-    key = {"a": "amount", "x": "max", "s": "sl", "t": "tp", "o": "open"}.get(field)
-    return {key: value} if key is not None and NUMBER.fullmatch(value) else None
-
-
-def _payload(terms: CopyTerms) -> dict[str, Any]:
-    values = {key: None if value is None else str(value) for key, value in asdict(terms).items()}
-    return {
-        "mode": terms.mode.value,
-        "amount": values["amount"],
-        "sl": values["stop_loss_pct"],
-        "tp": values["take_profit_pct"] or "0",
-        "open": "1" if terms.copy_open_positions else "0",
-        "sizing": terms.sizing.value,
-        "value": values["sizing_value"],
-        "max": values["max_per_trade"],
-    }
-
-
-def _terms(draft: dict[str, Any]) -> CopyTerms:
-    def number(key: str) -> Decimal | None:
-        value = draft.get(key)
-        return None if value in (None, "", "0") else Decimal(value)
-
-    return CopyTerms(
-        CopyMode(draft["mode"]),
-        number("amount") or Decimal(0),
-        Sizing(draft.get("sizing") or Sizing.PROPORTIONAL.value),
-        number("value"),
-        number("max"),
-        number("sl"),
-        number("tp"),
-        draft.get("open") == "1",
-    )
 
 
 def _manage_buttons(number: int, copy: CopyRecord, held: dict[int, str]) -> list[InlineKeyboardButton]:
