@@ -13,7 +13,9 @@ from sqlalchemy import Table, func, insert, select, update
 from core.db import UnitOfWork
 from core.errors import NotFound
 from ledger import operations
+from ledger.accounts import AccountKind, Asset
 from ledger.money import ZERO, require_cash, require_positive
+from ledger.service import open_accounts
 
 from .models import BrokerTransfer
 
@@ -26,6 +28,15 @@ SENT, ARRIVED = "sent", "arrived"
 class InTransit:
     to_ib: Decimal
     from_ib: Decimal
+
+
+@dataclass(frozen=True)
+class CashPositions:
+    """The platform's cash as the books have it: at the bank, at IB, and on its way between them."""
+
+    at_bank: Decimal
+    at_ib: Decimal
+    in_transit: InTransit
 
 
 async def record_sent(uow: UnitOfWork, amount: Decimal, *, to_ib: bool, note: str = "") -> UUID:
@@ -61,3 +72,10 @@ async def in_transit(uow: UnitOfWork) -> InTransit:
     )
     sums = {direction: Decimal(total) for direction, total in (await uow.connection.execute(query)).tuples()}
     return InTransit(sums.get(TO_IB, ZERO), sums.get(FROM_IB, ZERO))
+
+
+async def cash_positions(uow: UnitOfWork) -> CashPositions:
+    bank, broker = await open_accounts(
+        uow, [(AccountKind.BANK, Asset.cash(), None), (AccountKind.BROKER_CASH, Asset.cash(), None)]
+    )
+    return CashPositions(bank.balance, broker.balance, await in_transit(uow))

@@ -265,6 +265,8 @@ async def test_funding_the_broker_moves_bank_cash_to_ib_on_arrival(bank: Bank) -
     assert await bank.cash(None, AccountKind.BROKER_CASH) == Decimal(10_000)
     assert await bank.cash(None, AccountKind.BANK) == Decimal(-10_000)
     assert (await bank.db.transact(funding.in_transit)).to_ib == 0
+    positions = await bank.db.transact(funding.cash_positions)
+    assert (positions.at_bank, positions.at_ib) == (Decimal(-10_000), Decimal(10_000))
 
 
 def replace_rate(settings: Settings, rate: float) -> Settings:
