@@ -15,7 +15,7 @@ from datetime import timedelta
 from decimal import Decimal
 from uuid import UUID
 
-from core import two_factor, user_service
+from core import audit, two_factor, user_service
 from core.config import Settings
 from core.db import Database, UnitOfWork
 from core.errors import (
@@ -175,6 +175,10 @@ class Trading:
             sleeve_id=request.sleeve_id,
         )
         await store.insert_order(uow, order)
+        await audit.record(
+            uow, f"user:{order.owner_id}", "order.placed", order.id, side=order.side.value,
+            symbol=checked.contract.symbol, quantity=order.quantity, limit=order.limit_price, sleeve=order.sleeve_id,
+        )  # fmt: skip
         return order, block if block.routed_at is not None else None
 
     async def _check_investor(self, uow: UnitOfWork, owner_id: UUID, contract: Contract) -> None:
@@ -280,7 +284,9 @@ class Trading:
         block = await store.block_by_id(uow, order.block_id, lock=True) if order.block_id else None
         if block is None or block.routed_at is None:  # it leaves the block; the router counts only live orders
             await end_orders(uow, [order], OrderStatus.CANCELLED, "cancelled by the investor")
+            await audit.record(uow, f"user:{owner_id}", "order.cancelled", order.id)  # last: the chain's lock
             return replace(order, status=OrderStatus.CANCELLED), None
+        await audit.record(uow, f"user:{owner_id}", "order.cancel_requested", order.id)
         requested = replace(order, cancel_requested_at=uow.clock.now())
         await store.save_orders(uow, [requested])
         return requested, block.id

@@ -12,7 +12,7 @@ from dataclasses import replace
 from decimal import Decimal
 from uuid import UUID
 
-from core import user_service
+from core import audit, user_service
 from core.config import Settings
 from core.db import UnitOfWork
 from core.errors import CopyRefused, NotFound
@@ -85,6 +85,9 @@ async def follow(uow: UnitOfWork, settings: Settings, follower_id: UUID, alias: 
     if terms.mode is CopyMode.COPY and terms.copy_open_positions:
         await opening_signals(uow, copy)  # the desk buys the copy's share of each of the leader's positions
     await _tell(uow, "copy.started", copy, leader.alias)
+    # Last, as everywhere: the audit chain's lock is then held only until the commit.
+    facts = {"leader": leader.alias, "mode": terms.mode.value, "amount": amount}
+    await audit.record(uow, f"user:{follower_id}", "copy.started", copy.id, **facts)
     return copy
 
 
@@ -159,6 +162,7 @@ async def _move(uow: UnitOfWork, copy: CopyRecord, target: CopyStatus) -> CopyRe
         raise CopyRefused(f"a {copy.status.value} copy cannot become {target.value}")
     moved = replace(copy, status=target, updated_at=uow.clock.now())
     await store.save_copy(uow, moved)
+    await audit.record(uow, f"user:{copy.follower_id}", f"copy.{target.value}", copy.id, why=copy.stop_reason)
     leader = await store.leader_by_user(uow, copy.leader_id)
     await _tell(uow, f"copy.{target.value}", moved, leader.alias if leader else "")
     return moved

@@ -8,7 +8,7 @@ from dataclasses import replace
 from decimal import Decimal
 from uuid import UUID
 
-from core import user_service
+from core import audit, user_service
 from core.config import Settings
 from core.db import UnitOfWork
 from core.errors import CopyRefused
@@ -46,6 +46,7 @@ async def become_leader(
     else:
         leader = replace(leader, created_at=existing.created_at)
         await store.save_leader(uow, leader)
+    await audit.record(uow, f"user:{user_id}", "leader.opted_in", user_id, alias=alias, share=profit_share_pct)
     if status is LeaderStatus.PENDING:
         await publish(
             uow, [Message("copy.leader_pending", f"leader_pending/{user_id}/{now.isoformat()}", _facts(leader))]
@@ -61,6 +62,7 @@ async def review_leader(uow: UnitOfWork, user_id: UUID, *, approve: bool) -> Lea
     status = LeaderStatus.ACTIVE if approve else LeaderStatus.REJECTED
     reviewed = replace(leader, status=status, updated_at=uow.clock.now())
     await store.save_leader(uow, reviewed)
+    await audit.record(uow, "admin", f"leader.{status.value}", user_id, alias=leader.alias)
     key = f"leader_{status.value}/{user_id}/{reviewed.updated_at.isoformat()}"
     await publish(uow, [Message(f"copy.leader_{status.value}", key, _facts(reviewed))])
     return reviewed

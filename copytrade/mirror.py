@@ -20,7 +20,7 @@ from broker.block_orders import BlockOrder, PlacedBlock, place_market_block
 from broker.fills import BookedFill
 from broker.order_states import OrderSide
 from broker.pricing import buy_hold
-from core import user_service
+from core import audit, user_service
 from core.config import Settings
 from core.db import UnitOfWork
 from core.errors import TradingHalted
@@ -194,6 +194,17 @@ async def _place(
             progress[copy.id] = (ordered + decision.quantity, told)
     if signal.leader_order_id is not None:
         await store.save_mirrored(uow, signal.leader_order_id, progress)
+    if placed is not None and placed.block is not None:
+        block = placed.block
+        await audit.record(
+            uow,
+            "system",
+            "copy.mirrored",
+            block.id,
+            signal=signal.key,
+            orders=len(placed.orders),
+            shares=block.quantity,
+        )
     return placed
 
 

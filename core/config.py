@@ -91,5 +91,6 @@ class Settings(BaseSettings):
     bot_confirm_seconds: int = Field(default=120, ge=10, le=3600)
     kyc_auto_approve: bool = False
 
+    audit_key: SecretStr | None = None
     encryption_keys: SecretStr | None = None
     blind_index_key: SecretStr | None = None

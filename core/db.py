@@ -74,13 +74,21 @@ class UnitOfWork:
     """
 
     def __init__(
-        self, engine: AsyncEngine, clock: Clock, ids: IdGenerator, dialect: Dialect, *, readonly: bool
+        self,
+        engine: AsyncEngine,
+        clock: Clock,
+        ids: IdGenerator,
+        dialect: Dialect,
+        *,
+        readonly: bool,
+        audit_key: bytes | None = None,
     ) -> None:
         self._engine = engine
         self.clock = clock
         self.ids = ids
         self.dialect: Dialect = dialect
         self.readonly = readonly
+        self.audit_key = audit_key  # the audit trail's HMAC key (core/audit.py); None: a plain hash chain
         self._connection: AsyncConnection | None = None
         self._session: AsyncSession | None = None
 
@@ -147,6 +155,7 @@ class Database:
         retry_attempts: int = 5,
         sqlite_busy_timeout_ms: int = 10_000,
         rng: random.Random | None = None,
+        audit_key: bytes | None = None,
     ) -> None:
         url = async_url(url)
         self.dialect: Dialect = "sqlite" if url.startswith("sqlite") else "postgresql"
@@ -161,6 +170,7 @@ class Database:
         self.ids = ids
         self._retry_attempts = retry_attempts
         self._rng = rng or random.Random()
+        self._audit_key = audit_key
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock, ids: IdGenerator) -> Database:
@@ -172,10 +182,11 @@ class Database:
             max_overflow=settings.database_max_overflow,
             retry_attempts=settings.database_retry_attempts,
             sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+            audit_key=settings.audit_key.get_secret_value().encode() if settings.audit_key else None,
         )
 
     def unit_of_work(self, *, readonly: bool = False) -> UnitOfWork:
-        return UnitOfWork(self.engine, self.clock, self.ids, self.dialect, readonly=readonly)
+        return UnitOfWork(self.engine, self.clock, self.ids, self.dialect, readonly=readonly, audit_key=self._audit_key)
 
     async def transact(self, work: Callable[[UnitOfWork], Awaitable[T]], *, readonly: bool = False) -> T:
         """Run `work` in a unit of work and commit; on a transient failure run it again from the start."""

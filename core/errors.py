@@ -36,6 +36,7 @@
     └── InfrastructureError         something outside the business rules failed
         ├── ConfigurationError      a setting is missing or malformed
         ├── DecryptionError         a stored value cannot be decrypted (wrong key, or moved or altered)
+        ├── AuditBroken             the audit trail's hash chain does not hold: an event was altered or removed
         ├── TransientDatabaseError  a serialization failure, deadlock or busy database: retrying may succeed
         ├── BrokerUnavailable       the IB connection is not ready in time
         └── BrokerRequestFailed     IB answered a request with an error (its code and text)
@@ -351,6 +352,15 @@ class ConfigurationError(InfrastructureError):
 
 class DecryptionError(InfrastructureError):
     """A stored value cannot be decrypted under the keyring and the context it is read in."""
+
+
+@dataclass(eq=False)
+class AuditBroken(InfrastructureError):
+    whole_rows: int
+    broken_at: int | None
+
+    def __str__(self) -> str:
+        return f"the audit trail is broken at event {self.broken_at} (the {self.whole_rows} before it hold)"
 
 
 class TransientDatabaseError(InfrastructureError):

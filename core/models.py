@@ -93,3 +93,31 @@ class OutboxMessage(Base):
     # worker dies), and sets `processed_at` once it is delivered. Other consumers keep cursors of their own.
     claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True, index=True)
+
+
+class AuditRecord(Base):
+    """An audit event, chained to the one before it by its hash (core/audit.py). Append-only: the database
+    refuses updates and deletes."""
+
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=False
+    )
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    actor: Mapped[str] = mapped_column(String(80))  # user:<id>, admin:<id>, operator <name>, system
+    action: Mapped[str] = mapped_column(String(60), index=True)  # 2fa.failed, order.placed, withdrawal.approved, ...
+    subject: Mapped[str] = mapped_column(String(120))  # what it was done to (an order's id, say)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)  # what else is worth knowing, and why
+    prev_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class AuditHead(Base):
+    """The chain's last link, one row, locked while a row is added: the chain stays a single line."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+    last_hash: Mapped[bytes] = mapped_column(LargeBinary(32))

@@ -21,6 +21,7 @@ from uuid import UUID
 import pyotp
 from sqlalchemy import select
 
+from core import audit
 from core.config import Settings
 from core.crypto import FieldCipher, FieldRef
 from core.db import Database, UnitOfWork
@@ -60,7 +61,7 @@ async def confirm_enrolment(uow: UnitOfWork, cipher: FieldCipher, settings: Sett
     row = await _load(uow, user_id, for_update=True)
     if row is None:
         raise TwoFactorNotEnrolled(user_id)
-    _check(row, cipher, settings, uow.clock.now(), code)
+    await _checked(uow, row, cipher, settings, code, "enrolment")
     row.enrolled_at = uow.clock.now()
     await uow.session.flush()
 
@@ -71,7 +72,7 @@ async def verify(uow: UnitOfWork, cipher: FieldCipher, settings: Settings, user_
     row = await _load(uow, user_id, for_update=True)
     if row is None or row.enrolled_at is None:
         raise TwoFactorNotEnrolled(user_id)
-    _check(row, cipher, settings, uow.clock.now(), code)
+    await _checked(uow, row, cipher, settings, code, "code")
     await uow.session.flush()
 
 
@@ -132,6 +133,22 @@ async def enrolment_pending(uow: UnitOfWork, user_id: UUID) -> bool:
 async def is_enrolled(uow: UnitOfWork, user_id: UUID) -> bool:
     row = await _load(uow, user_id)
     return row is not None and row.enrolled_at is not None
+
+
+async def _checked(
+    uow: UnitOfWork, row: TwoFactor, cipher: FieldCipher, settings: Settings, code: str, what: str
+) -> None:
+    """Check the code, and put the outcome in the audit trail (a refusal too: the caller commits it)."""
+    actor = f"user:{row.user_id}"
+    try:
+        _check(row, cipher, settings, uow.clock.now(), code)
+    except TwoFactorLocked as locked:
+        await audit.record(uow, actor, "2fa.locked", row.user_id, what=what, until=locked.until)
+        raise
+    except InvalidCode as wrong:
+        await audit.record(uow, actor, "2fa.failed", row.user_id, what=what, left=wrong.attempts_left)
+        raise
+    await audit.record(uow, actor, "2fa.passed", row.user_id, what=what)
 
 
 def _check(row: TwoFactor, cipher: FieldCipher, settings: Settings, now: datetime, code: str) -> None:

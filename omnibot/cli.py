@@ -15,8 +15,9 @@ from typing import Any
 
 from broker.sim.admin import AdminEndpoint
 from broker.sim.gateway import GatewaySimulator
+from core import audit
 from core.crypto import generate_key
-from core.errors import ConfigurationError, OmnibotError
+from core.errors import AuditBroken, ConfigurationError, OmnibotError
 from core.key_rotation import rotate_keys
 from omnibot import migrations, payments_cli
 from omnibot.bootstrap import Platform, bootstrap, running
@@ -41,6 +42,14 @@ async def _rotate(platform: Platform) -> None:
         keyring.primary_id,
         report.per_table or "",
     )
+
+
+async def _verify_audit(platform: Platform) -> None:
+    checked = await platform.db.transact(audit.verify, readonly=True)
+    if not checked.whole:
+        raise AuditBroken(checked.rows, checked.broken_at)
+    keyed = "keyed (HMAC-SHA256)" if platform.settings.audit_key else "keyless (SHA-256: set OMNIBOT_AUDIT_KEY)"
+    log.info("audit trail whole: %d events, %s chain, head %s", checked.rows, keyed, checked.head)
 
 
 def _with_platform(
@@ -131,6 +140,10 @@ def parser() -> argparse.ArgumentParser:
     ibsim.add_argument("--cash", default="1000000", help="the account's starting cash in USD")
     ibsim.add_argument("--admin-port", type=int, help="serve the control endpoint (JSON over HTTP) on this port")
     ibsim.set_defaults(run=_ibsim)
+    auditing = commands.add_parser("audit", help="the audit trail").add_subparsers(dest="audit_command", required=True)
+    auditing.add_parser(
+        "verify", help="recompute the hash chain: any edited, removed or inserted event shows"
+    ).set_defaults(run=_with_platform(_verify_audit))
     payments_cli.add_commands(commands)
     return root
 

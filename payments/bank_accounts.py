@@ -10,7 +10,7 @@ from uuid import UUID
 
 from sqlalchemy import Table, insert, select, update
 
-from core import user_service
+from core import audit, user_service
 from core.config import Settings
 from core.crypto import FieldCipher, FieldRef
 from core.db import UnitOfWork
@@ -80,6 +80,7 @@ async def add_bank_account(
     await uow.connection.execute(insert(BANK_ACCOUNTS).values(**values))
     facts = {"owner_id": str(owner_id), "bank": record.masked, "usable_from": record.usable_from.isoformat()}
     await publish(uow, [Message("security.bank_added", f"bank_added/{account_id}", facts)])
+    await audit.record(uow, f"user:{owner_id}", "bank.added", account_id, bank=record.masked)
     return record
 
 
@@ -106,6 +107,7 @@ async def remove_bank_account(uow: UnitOfWork, owner_id: UUID, account_id: UUID)
     await uow.connection.execute(
         update(BANK_ACCOUNTS).where(BANK_ACCOUNTS.c.id == account_id).values(removed_at=uow.clock.now())
     )
+    await audit.record(uow, f"user:{owner_id}", "bank.removed", account_id, bank=account.masked)
     return account
 
 

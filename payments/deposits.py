@@ -18,7 +18,7 @@ from uuid import UUID
 
 from sqlalchemy import Table, insert, select, update
 
-from core import user_service
+from core import audit, user_service
 from core.calendar import add_business_days, trade_date
 from core.config import Settings
 from core.db import UnitOfWork
@@ -108,6 +108,7 @@ async def receive(
         await operations.into_suspense(uow, amount, key=f"deposit/{transfer.id}", memo=f"unmatched: {reference[:100]}")
         facts = {"transfer_id": str(transfer.id), "amount": str(amount), "provider": provider}
         await publish(uow, [Message("payments.suspense", f"suspense/{transfer.id}", facts)])
+        await audit.record(uow, f"provider:{provider}", "deposit.suspense", transfer.id, amount=amount)
         return transfer
     await _credit(uow, settings, transfer, owner, in_suspense=False)
     return transfer
@@ -157,6 +158,8 @@ async def _credit(uow: UnitOfWork, settings: Settings, transfer: Transfer, owner
     await record_proceeds(uow, [Proceeds(key, owner, transfer.amount, withdrawable_on)])  # the deposit hold
     facts = {"owner_id": str(owner), "amount": str(transfer.amount), "withdrawable_on": withdrawable_on.isoformat()}
     await publish(uow, [Message("payments.deposit_credited", f"credited/{transfer.id}", facts)])
+    actor = "admin" if in_suspense or transfer.provider == RECORDED else f"provider:{transfer.provider}"
+    await audit.record(uow, actor, "deposit.credited", transfer.id, owner=owner, amount=transfer.amount)
 
 
 async def _owner_of(uow: UnitOfWork, reference: str) -> UUID | None:

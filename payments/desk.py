@@ -107,7 +107,7 @@ class PaymentDesk:
                 return await withdrawals.submitted(uow, record, detail or f"manual-{withdrawal_id}")
             if status is WithdrawalStatus.RETURNED:
                 return await withdrawals.returned(uow, self._settings, record, detail)
-            return await withdrawals.move(uow, record, status, detail)
+            return await withdrawals.move(uow, record, status, detail, actor="operator")
 
         return await self._db.transact(work)
 
@@ -162,9 +162,10 @@ class PaymentDesk:
             return True
         record = await withdrawals.by_provider_ref(uow, event.provider_ref)
         if event.kind == "payout.settled":
-            await withdrawals.move(uow, record, WithdrawalStatus.SETTLED, "settled by the bank")
+            await withdrawals.move(uow, record, WithdrawalStatus.SETTLED, "settled by the bank", f"provider:{provider}")
         elif event.kind == "payout.failed":
-            await withdrawals.move(uow, record, WithdrawalStatus.FAILED, f"the bank could not pay: {event.reason}")
+            why = f"the bank could not pay: {event.reason}"
+            await withdrawals.move(uow, record, WithdrawalStatus.FAILED, why, f"provider:{provider}")
         else:
             await withdrawals.returned(uow, self._settings, record, event.reason)
         return True

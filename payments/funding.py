@@ -10,6 +10,7 @@ from uuid import UUID
 
 from sqlalchemy import Table, func, insert, select, update
 
+from core import audit
 from core.db import UnitOfWork
 from core.errors import NotFound
 from ledger import operations
@@ -45,6 +46,7 @@ async def record_sent(uow: UnitOfWork, amount: Decimal, *, to_ib: bool, note: st
     row = {"id": transfer_id, "direction": TO_IB if to_ib else FROM_IB, "amount": amount, "status": SENT,
            "note": note[:200], "created_at": uow.clock.now(), "arrived_at": None}  # fmt: skip
     await uow.connection.execute(insert(TRANSFERS).values(**row))
+    await audit.record(uow, "operator", "funding.sent", transfer_id, direction=row["direction"], amount=amount)
     return transfer_id
 
 
@@ -61,6 +63,7 @@ async def mark_arrived(uow: UnitOfWork, transfer_id: UUID) -> None:
     await uow.connection.execute(
         update(TRANSFERS).where(TRANSFERS.c.id == transfer_id).values(status=ARRIVED, arrived_at=uow.clock.now())
     )
+    await audit.record(uow, "operator", "funding.arrived", transfer_id, amount=row.amount)
 
 
 async def in_transit(uow: UnitOfWork) -> InTransit:

@@ -18,7 +18,7 @@ from uuid import UUID
 
 from sqlalchemy import Row, Table, func, insert, select, update
 
-from core import user_service
+from core import audit, user_service
 from core.calendar import trade_date
 from core.config import Settings
 from core.db import UnitOfWork
@@ -103,6 +103,7 @@ async def request(
     )  # fmt: skip
     await uow.connection.execute(insert(WITHDRAWALS).values(**_row(record)))
     await _record_move(uow, record.id, None, WithdrawalStatus.REQUESTED, "requested by the investor")
+    await audit.record(uow, f"user:{owner_id}", "withdrawal.requested", record.id, amount=amount, bank=bank.masked)
     if amount < settings.payments_auto_approve_below:
         return await move(uow, record, WithdrawalStatus.APPROVED, "approved automatically (under the threshold)")
     return await move(uow, record, WithdrawalStatus.PENDING_REVIEW, "waiting for an admin's review")
@@ -113,7 +114,8 @@ async def review(
 ) -> WithdrawalRecord:
     record = await get(uow, withdrawal_id, lock=True)
     target = WithdrawalStatus.APPROVED if approve else WithdrawalStatus.REJECTED
-    return await move(uow, record, target, f"{'approved' if approve else 'rejected'} by {admin}: {reason}".strip(": "))
+    why = f"{'approved' if approve else 'rejected'} by {admin}: {reason}".strip(": ")
+    return await move(uow, record, target, why, actor=admin)
 
 
 async def cancel(uow: UnitOfWork, owner_id: UUID, withdrawal_id: UUID) -> WithdrawalRecord:
@@ -123,11 +125,13 @@ async def cancel(uow: UnitOfWork, owner_id: UUID, withdrawal_id: UUID) -> Withdr
         raise NotFound("withdrawal", withdrawal_id)
     if record.status not in (WithdrawalStatus.PENDING_REVIEW, WithdrawalStatus.APPROVED):
         raise PaymentRefused("this withdrawal has gone to the bank already: it can no longer be cancelled")
-    return await move(uow, record, WithdrawalStatus.CANCELLED, "cancelled by the investor")
+    return await move(uow, record, WithdrawalStatus.CANCELLED, "cancelled by the investor", actor=f"user:{owner_id}")
 
 
-async def move(uow: UnitOfWork, record: WithdrawalRecord, target: WithdrawalStatus, detail: str) -> WithdrawalRecord:
-    """Move the withdrawal on, with the move's ledger effect, its record, and a word to the investor."""
+async def move(
+    uow: UnitOfWork, record: WithdrawalRecord, target: WithdrawalStatus, detail: str, actor: str = "system"
+) -> WithdrawalRecord:
+    """Move the withdrawal on, with the move's ledger effect, its record (and audit), and a word to the investor."""
     check_move(record.status, target)
     now = uow.clock.now()
     moved = replace(record, status=target, updated_at=now)
@@ -146,6 +150,7 @@ async def move(uow: UnitOfWork, record: WithdrawalRecord, target: WithdrawalStat
     values = {name: getattr(moved, name) for name in ("status", "updated_at", "reason", "settled_at", "provider_ref")}
     await uow.connection.execute(update(WITHDRAWALS).where(WITHDRAWALS.c.id == record.id).values(**values))
     await _record_move(uow, record.id, record.status, target, detail)
+    await audit.record(uow, actor, f"withdrawal.{target.value}", record.id, amount=record.amount, why=detail)
     facts = {"owner_id": str(record.owner_id), "withdrawal_id": str(record.id), "amount": str(record.amount)}
     facts |= {"status": target.value, "reason": moved.reason}
     await publish(

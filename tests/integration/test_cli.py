@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -46,7 +47,7 @@ def test_migrate_builds_a_fresh_database_and_can_run_again(tmp_path: Path) -> No
     for _ in range(2):
         done = omnibot("migrate", OMNIBOT_DATABASE_URL=url)
         assert done.returncode == 0, done.stderr
-        assert "database at revision 0008" in done.stderr
+        assert "database at revision 0009" in done.stderr
 
 
 def test_a_bad_setting_is_explained_without_a_traceback() -> None:
@@ -192,3 +193,14 @@ async def test_the_operator_pays_a_manual_withdrawal_from_the_command_line(tmp_p
     assert record.status is WithdrawalStatus.SETTLED
     assert (await desk.withdrawable(user.id)) == Decimal(300)
     await db.dispose()
+
+
+def test_audit_verify_says_whether_the_chain_holds(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    assert omnibot("migrate", OMNIBOT_DATABASE_URL=url).returncode == 0
+    whole = omnibot("audit", "verify", OMNIBOT_DATABASE_URL=url, OMNIBOT_AUDIT_KEY="k")
+    assert whole.returncode == 0 and "audit trail whole: 0 events, keyed" in whole.stderr
+    with sqlite3.connect(tmp_path / "audit.db") as raw:  # what someone with the file could do
+        raw.execute("UPDATE audit_head SET last_seq = 3")
+    broken = omnibot("audit", "verify", OMNIBOT_DATABASE_URL=url, OMNIBOT_AUDIT_KEY="k")
+    assert broken.returncode == 1 and "broken at event 1" in broken.stderr and "Traceback" not in broken.stderr
