@@ -27,6 +27,7 @@ from ib_async import Contract as IBContract
 from core.clock import Clock
 from core.config import Settings
 from core.errors import BrokerUnavailable
+from ledger.money import from_broker_float
 
 from .events import BrokerEvent, BrokerStatus, ConnectionChanged, ConnectionState
 from .translation import NOT_ERRORS, EventTranslator
@@ -47,6 +48,17 @@ class OrderTicket:
     quantity: Decimal
     limit_price: Decimal | None = None  # None: a market order
     tif: str = "DAY"
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionSeen:
+    """An execution as IB reports it when asked (for reconciliation)."""
+
+    exec_id: str
+    order_ref: str  # our block's id, or something else for an order placed outside the platform
+    con_id: int
+    shares: Decimal  # signed: bought positive, sold negative
+    at: datetime
 
 
 class IBConnection:
@@ -252,6 +264,21 @@ class IBConnection:
         if trade.order.orderRef:
             self._trades.setdefault(trade.order.orderRef, trade)
         self._translator.order_status(trade)
+
+    async def executions(self) -> list[ExecutionSeen]:
+        """Every execution IB reports for the account today (its own and any placed outside the platform)."""
+        await self.wait_ready()
+        return [
+            ExecutionSeen(
+                fill.execution.execId,
+                fill.execution.orderRef or "",
+                fill.contract.conId,
+                from_broker_float(fill.execution.shares) * (1 if fill.execution.side == "BOT" else -1),
+                fill.execution.time,
+            )
+            for fill in await self._fetch_executions()
+            if not self.account or fill.execution.acctNumber in ("", self.account)
+        ]
 
     async def _fetch_executions(self) -> list[Fill]:
         await self.ib.reqExecutionsAsync()

@@ -14,6 +14,7 @@ from sqlalchemy import Row, Table, func, insert, select, update
 
 from core.bulk import insert_rows, update_rows
 from core.db import UnitOfWork
+from core.sql import in_list
 from ledger.accounts import Holder
 
 from .models import Block, BlockExecution, Order, OrderTransition
@@ -262,6 +263,11 @@ async def next_route_at(uow: UnitOfWork) -> datetime | None:
 async def routed_live_blocks(uow: UnitOfWork) -> list[BlockRecord]:
     query = select(BLOCKS).where(BLOCKS.c.status.in_(LIVE), BLOCKS.c.routed_at.is_not(None)).order_by(BLOCKS.c.id)
     return [_block(row) for row in await uow.connection.execute(query)]
+
+
+async def executions_booked(uow: UnitOfWork, exec_ids: Sequence[str]) -> set[str]:
+    query = select(EXECUTIONS.c.exec_id).where(in_list(EXECUTIONS.c.exec_id, "ids"))
+    return set((await uow.connection.execute(query, {"ids": list(exec_ids)})).scalars()) if exec_ids else set()
 
 
 async def execution_booked(uow: UnitOfWork, exec_id: str) -> bool:

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     margin_low_price: Decimal = Field(default=Decimal(5), ge=0)
     margin_lending_capacity: Decimal = Field(default=Decimal(0), ge=0)
 
+    reconciliation_minutes: float = Field(default=15, gt=0)
+    reconciliation_grace_seconds: int = Field(default=120, ge=0)
+    reconciliation_cash_tolerance: Decimal = Field(default=Decimal("0.01"), ge=0)
+    reconciliation_halt: bool = False
     copy_leader_approval: bool = True  # an admin approves each new leader before anyone can follow them
     copy_max_profit_share_pct: Decimal = Field(default=Decimal(30), ge=0, le=50)
     copy_min_allocation: Decimal = Field(default=Decimal(200), gt=0)

@@ -134,3 +134,21 @@ class NavPoint(Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     equity: Mapped[Decimal] = mapped_column(Amount)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ReconciliationBreak(Base):
+    """A difference between the books and IB (ledger/reconciliation.py), from when it was first seen until it
+    cleared."""
+
+    __tablename__ = "reconciliation_breaks"
+    __table_args__ = (Index("ix_reconciliation_breaks_open", "resolved_at", "kind", "key"),)
+
+    id: Mapped[int] = mapped_column(_AUTO_ID, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))  # position, cash, execution
+    key: Mapped[str] = mapped_column(String(64))  # the conId, the currency, the execution id
+    expected: Mapped[Decimal] = mapped_column(Amount)  # the books
+    actual: Mapped[Decimal] = mapped_column(Amount)  # IB
+    note: Mapped[str] = mapped_column(String(300))
+    first_seen: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_seen: Mapped[datetime] = mapped_column(UtcDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

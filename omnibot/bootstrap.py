@@ -10,6 +10,7 @@ import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 
 from aiohttp import web
 
@@ -22,13 +23,16 @@ from broker.connection import IBConnection
 from broker.market_data import MarketData
 from broker.omnibus import OmnibusAccount
 from broker.orders import Trading
+from broker.reconciler import Reconciler
 from broker.router import Router
 from copytrade.desk import CopyDesk
 from core.clock import Clock, SystemClock
 from core.config import Settings
 from core.crypto import FieldCipher
-from core.db import Database
+from core.db import Database, UnitOfWork
 from core.ids import IdGenerator, Uuid7Generator
+from core.rounds import Rounds
+from payments import funding
 from payments.desk import PaymentDesk
 from payments.providers.base import PaymentProvider
 from payments.providers.manual import ManualProvider
@@ -69,6 +73,10 @@ class Running:
     notifier: Notifier
 
 
+async def _money_to_ib(uow: UnitOfWork) -> Decimal:
+    return (await funding.in_transit(uow)).to_ib
+
+
 def payment_provider(settings: Settings) -> PaymentProvider:
     return SandboxProvider(settings) if settings.payments_provider == "sandbox" else ManualProvider()
 
@@ -96,7 +104,10 @@ async def running(platform: Platform, *, token: str, base_url: str) -> AsyncIter
     settings, clock, db = platform.settings, platform.clock, platform.db
     connection = IBConnection(settings, clock)
     market = MarketData(connection, clock)
-    router = Router(db, connection, settings, clock, OmnibusAccount(connection))
+    omnibus = OmnibusAccount(connection)
+    router = Router(db, connection, settings, clock, omnibus)
+    reconciler = Reconciler(db, connection, omnibus, settings, _money_to_ib)
+    reconciling = Rounds("reconciliation", reconciler.run, settings.reconciliation_minutes * 60)
     trading = Trading(db, market, settings, wake_router=router.wake, send_block=router.send)
     copies = CopyDesk(db, settings, market, wake_router=router.wake)
     router.follow_fills(copies)
@@ -110,6 +121,7 @@ async def running(platform: Platform, *, token: str, base_url: str) -> AsyncIter
     router.start()
     copies.start()
     payments.start()
+    reconciling.start()
     webhook: web.AppRunner | None = None
     try:
         webhook = await _webhook_site(settings, payments, clock)
@@ -122,6 +134,7 @@ async def running(platform: Platform, *, token: str, base_url: str) -> AsyncIter
     finally:
         if webhook is not None:
             await webhook.cleanup()
+        await reconciling.stop()
         await payments.stop()
         await copies.stop()
         await router.stop()

@@ -29,6 +29,7 @@ from core.users import Role, UserStatus
 from ledger import operations
 from omnibot import migrations
 from omnibot.bootstrap import Platform, bootstrap, running
+from payments import funding
 
 log = logging.getLogger("omnibot.demo")
 TOKEN = "100000:DEMO"  # noqa: S105 (the emulator's, not a secret)
@@ -67,6 +68,7 @@ async def demo(port: int, database: Path, stop: asyncio.Event | None = None) -> 
         await migrations.upgrade(platform.db)
         secret = await platform.db.transact(lambda uow: _demo_users(uow, platform))
         leader = await platform.db.transact(lambda uow: _demo_leader(uow, platform))
+        await platform.db.transact(lambda uow: _opening_cash(uow, simulator.account.cash))
         async with running(platform, token=TOKEN, base_url=emulator.base_url) as live:
             trading = live.services.broker.trading
             await trading.place_order(OrderRequest(leader, "demo/leader-buy", "AAPL", OrderSide.BUY, 40))
@@ -103,6 +105,12 @@ async def _demo_leader(uow: UnitOfWork, platform: Platform) -> UUID:
     await leaders.become_leader(uow, settings, leader, "Ada", "Long-only US large caps", Decimal(10))
     await leaders.review_leader(uow, leader, approve=True)
     return leader
+
+
+async def _opening_cash(uow: UnitOfWork, cash: Decimal) -> None:
+    """The simulator's account starts with cash: booked as the operator's first transfer to IB, so that
+    reconciliation finds the books and IB agreeing."""
+    await funding.mark_arrived(uow, await funding.record_sent(uow, cash, to_ib=True, note="opening balance"))
 
 
 async def open_account(uow: UnitOfWork, cipher: FieldCipher, telegram_id: int, name: str, email: str) -> UUID:
