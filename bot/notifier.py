@@ -24,8 +24,11 @@ from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
 from core.db import UnitOfWork
 from core.models import OutboxMessage, User
+from core.outbox import Message, publish
+from core.users import Role, UserStatus
 from ledger.instruments import get_instrument
 
+from .admin_view import admin_note
 from .copy_view import copy_note
 from .models import BlockedChat, OrderMessage
 from .order_view import status_text
@@ -65,6 +68,9 @@ class Notifier:
         holds up the others, and no chat gets more than Telegram's one message a second."""
         db = self._services.db
         claimed = await db.transact(self._claim)
+        for_admins = [m for m in claimed if m["topic"].startswith("admin.") and not m["payload"].get("owner_id")]
+        if for_admins:  # one copy for each admin, delivered (and paced) like any investor's message
+            await db.transact(lambda uow: _to_admins(uow, for_admins))
         owners = {UUID(m["payload"]["owner_id"]) for m in claimed if m["payload"].get("owner_id")}
         chats = await db.transact(lambda uow: _reachable_chats(uow, owners), readonly=True)
         now, busy, later, nobody = time.monotonic(), set(), [], []
@@ -118,7 +124,7 @@ class Notifier:
             elif topic == "margin.maintenance_breach":
                 await self._bot.send_message(chat_id, _breach(payload))
                 sends = 1
-            elif (note := copy_note(topic, payload) or payment_note(topic, payload)) is not None:
+            elif note := copy_note(topic, payload) or payment_note(topic, payload) or admin_note(topic, payload):
                 await self._bot.send_message(chat_id, note)
                 sends = 1
             else:
@@ -166,6 +172,19 @@ def _breach(payload: dict[str, Any]) -> str:
         f"{usd(Decimal(payload['equity']))} is below the maintenance requirement "
         f"{usd(Decimal(payload['maintenance_requirement']))}. Please deposit cash or sell shares to cover "
         f"{usd(-Decimal(payload['excess_liquidity']))}."
+    )
+
+
+async def _to_admins(uow: UnitOfWork, messages: list[dict[str, Any]]) -> None:
+    admins = select(USERS.c.id).where(USERS.c.role == Role.ADMIN.value, USERS.c.status == UserStatus.ACTIVE.value)
+    ids = list((await uow.connection.execute(admins)).scalars())
+    await publish(
+        uow,
+        [
+            Message(m["topic"], f"admin-copy/{m['id']}/{admin}", m["payload"] | {"owner_id": str(admin)})
+            for m in messages
+            for admin in ids
+        ],
     )
 
 

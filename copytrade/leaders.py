@@ -48,9 +48,12 @@ async def become_leader(
         await store.save_leader(uow, leader)
     await audit.record(uow, f"user:{user_id}", "leader.opted_in", user_id, alias=alias, share=profit_share_pct)
     if status is LeaderStatus.PENDING:
-        await publish(
-            uow, [Message("copy.leader_pending", f"leader_pending/{user_id}/{now.isoformat()}", _facts(leader))]
-        )
+        key, for_admins = f"leader_pending/{user_id}/{now.isoformat()}", {"alias": alias, "leader_id": str(user_id)}
+        told = [
+            Message("copy.leader_pending", key, _facts(leader)),
+            Message("admin.leader_pending", f"admin/{key}", for_admins),
+        ]
+        await publish(uow, told)
     return leader
 
 

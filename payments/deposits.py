@@ -107,7 +107,7 @@ async def receive(
     if owner is None:
         await operations.into_suspense(uow, amount, key=f"deposit/{transfer.id}", memo=f"unmatched: {reference[:100]}")
         facts = {"transfer_id": str(transfer.id), "amount": str(amount), "provider": provider}
-        await publish(uow, [Message("payments.suspense", f"suspense/{transfer.id}", facts)])
+        await publish(uow, [Message("admin.deposit_suspense", f"suspense/{transfer.id}", facts)])
         await audit.record(uow, f"provider:{provider}", "deposit.suspense", transfer.id, amount=amount)
         return transfer
     await _credit(uow, settings, transfer, owner, in_suspense=False)

@@ -106,6 +106,8 @@ async def request(
     await audit.record(uow, f"user:{owner_id}", "withdrawal.requested", record.id, amount=amount, bank=bank.masked)
     if amount < settings.payments_auto_approve_below:
         return await move(uow, record, WithdrawalStatus.APPROVED, "approved automatically (under the threshold)")
+    facts = {"withdrawal_id": str(withdrawal_id), "amount": str(amount)}
+    await publish(uow, [Message("admin.withdrawal_review", f"review/{withdrawal_id}", facts)])
     return await move(uow, record, WithdrawalStatus.PENDING_REVIEW, "waiting for an admin's review")
 
 

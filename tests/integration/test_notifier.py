@@ -17,6 +17,7 @@ from core.config import Settings
 from core.crypto import FieldCipher
 from core.db import Database, UnitOfWork
 from core.outbox import Message, publish
+from core.users import Role, UserStatus
 from tests.botchat import TOKEN
 from tests.support import eventually
 
@@ -77,3 +78,37 @@ async def _all_sent(db: Database) -> bool:
         return int((await uow.connection.execute(query)).scalar_one())
 
     return await db.transact(waiting, readonly=True) == 0
+
+
+async def test_what_is_for_the_admins_reaches_each_admin_and_no_investor(
+    db: Database, clock: ManualClock, cipher: FieldCipher
+) -> None:
+    emulator = Emulator(TOKEN)
+    await emulator.start("127.0.0.1", 0)
+    services = Services(Settings(), db, clock, cipher)
+    application = build_application(services, TOKEN, emulator.base_url)
+    await application.initialize()
+
+    async def people(uow: UnitOfWork) -> None:
+        for chat, admin in ((9101, True), (9102, True), (9103, False)):
+            emulator.world.user(chat)
+            user = await user_service.register(uow, chat)
+            for status in (UserStatus.PENDING_KYC, UserStatus.ACTIVE):
+                await user_service.change_status(uow, user.id, status)
+            if admin:
+                await user_service.set_role(uow, user.id, Role.ADMIN)
+        facts = {"kind": "position", "key": "265598", "books": "10", "ib": "15", "note": "the books hold 10, IB 15"}
+        await publish(uow, [Message("admin.reconciliation_break", "break/1", facts)])
+
+    await db.transact(people)
+    notifier = Notifier(services, application.bot, idle_seconds=0.05)
+    notifier.start()
+    try:
+        await eventually(lambda: _all_sent(db), within=20, what="the alert delivered")
+    finally:
+        await notifier.stop()
+        await application.shutdown()
+        await emulator.stop()
+    for chat, told in ((9101, True), (9102, True), (9103, False)):
+        texts = [m.text for m in emulator.world.chats.get(chat, [])]
+        assert any("Reconciliation break" in text for text in texts) is told

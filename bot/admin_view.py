@@ -1,0 +1,25 @@
+"""What the platform tells its admins, unasked: a reconciliation break, money in suspense, a withdrawal or a
+leader waiting for a review. Each admin gets their own copy (bot/notifier.py)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from .render import esc, usd
+
+
+def admin_note(topic: str, payload: dict[str, Any]) -> str | None:
+    if topic == "admin.reconciliation_break":
+        return (
+            f"<b>Reconciliation break</b> ({esc(payload.get('kind', ''))} {esc(payload.get('key', ''))}): "
+            f"{esc(payload.get('note', ''))}. Books {esc(payload.get('books', ''))}, IB {esc(payload.get('ib', ''))}."
+        )
+    amount = usd(Decimal(payload.get("amount", "0")))
+    if topic == "admin.deposit_suspense":
+        return f"Money in suspense: {amount} matched no investor ({esc(payload.get('transfer_id', ''))})."
+    if topic == "admin.withdrawal_review":
+        return f"A withdrawal of {amount} waits for a review ({esc(payload.get('withdrawal_id', ''))})."
+    if topic == "admin.leader_pending":
+        return f"Leader profile <b>{esc(payload.get('alias', ''))}</b> waits for approval."
+    return None
