@@ -11,7 +11,7 @@ from core.users import UserRecord
 from .access import Access, allows
 from .context import BotContext
 from .guard import Handler
-from .handlers import banking, desk, following, leading, onboarding, portfolio, security, trading
+from .handlers import admin, banking, desk, following, leading, onboarding, portfolio, security, trading
 from .render import esc
 
 
@@ -61,6 +61,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("withdraw", "Take money out to your bank: /withdraw 500", banking.withdraw, Access.INVESTOR),
     Command("withdrawals", "Your withdrawals, to follow or cancel", banking.show_withdrawals, Access.INVESTOR),
     Command("bank", "Your bank accounts: /bank add IBAN", banking.bank, Access.INVESTOR),
+    Command("admin", "The admin menu (admins, in a private chat)", admin.admin, Access.ADMIN),
 )
 
 

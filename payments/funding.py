@@ -14,9 +14,9 @@ from core import audit
 from core.db import UnitOfWork
 from core.errors import NotFound
 from ledger import operations
-from ledger.accounts import AccountKind, Asset
+from ledger.accounts import AccountKind
 from ledger.money import ZERO, require_cash, require_positive
-from ledger.service import open_accounts
+from ledger.store import ACCOUNTS
 
 from .models import BrokerTransfer
 
@@ -78,7 +78,15 @@ async def in_transit(uow: UnitOfWork) -> InTransit:
 
 
 async def cash_positions(uow: UnitOfWork) -> CashPositions:
-    bank, broker = await open_accounts(
-        uow, [(AccountKind.BANK, Asset.cash(), None), (AccountKind.BROKER_CASH, Asset.cash(), None)]
+    """A read only: accounts not opened yet count as empty."""
+    query = (
+        select(ACCOUNTS.c.kind, func.coalesce(func.sum(ACCOUNTS.c.balance), 0))
+        .where(
+            ACCOUNTS.c.kind.in_([AccountKind.BANK.value, AccountKind.BROKER_CASH.value]), ACCOUNTS.c.currency == "USD"
+        )
+        .group_by(ACCOUNTS.c.kind)
     )
-    return CashPositions(bank.balance, broker.balance, await in_transit(uow))
+    sums = {kind: Decimal(total) for kind, total in (await uow.connection.execute(query)).tuples()}
+    return CashPositions(
+        sums.get(AccountKind.BANK.value, ZERO), sums.get(AccountKind.BROKER_CASH.value, ZERO), await in_transit(uow)
+    )

@@ -11,11 +11,11 @@ import qrcode
 from telegram import Update
 
 from core import two_factor
-from core.users import UserRecord
+from core.users import Role, UserRecord
 
 from ..context import BotContext
 from ..render import esc
-from . import banking, following, trading
+from . import admin, banking, following, trading
 
 CODE = re.compile(r"\d{6}")
 
@@ -85,6 +85,9 @@ async def on_code(update: Update, context: BotContext, user: UserRecord, code: s
             lambda uow: two_factor.confirm_enrolment(uow, services.cipher, services.settings, user.id, code),
         )
         await message.reply_text("Two-factor is on. Trading and withdrawals will ask you for a code.")
+        return
+    if user.role is Role.ADMIN and await admin.is_waiting(context, user):  # an admin's action
+        await admin.confirm_with_code(update, context, user, code)
         return
     if await following.is_waiting(context, user):  # a follow to confirm with a fresh code
         await following.confirm_with_code(update, context, user, code)

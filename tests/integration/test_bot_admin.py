@@ -1,0 +1,81 @@
+"""The admin chat, end to end: only an admin may open it; approving a withdrawal and halting trading each take
+a fresh code and go into the audit trail under the admin's name; the report and the breaks are shown."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pyotp
+from sqlalchemy import select
+
+from core import audit, user_service
+from core.users import Role
+from ledger import operations
+from payments.bank_details import iban_details
+from payments.states import WithdrawalStatus
+from tests.botchat import BotDesk, enrol, onboard
+from tests.support import eventually
+
+ADMIN, INVESTOR = 8501, 8502
+
+
+async def test_an_admin_approves_a_withdrawal_and_halts_trading_each_with_a_fresh_code(trading_bot: BotDesk) -> None:
+    bot, clock = trading_bot, trading_bot.clock
+    investor = bot.chat(INVESTOR)
+    await onboard(investor)
+    refused = await investor.send("/admin")
+    assert "for admins" in refused[0]["text"]
+    owner = await _user_id(bot, INVESTOR)
+    await bot.services.db.transact(lambda uow: operations.deposit(uow, owner, Decimal(5000), key="dep-admin-test"))
+    payments = bot.services.payments
+    account = await payments.add_bank(owner, iban_details("DE89370400440532013000"), "Alice Smith")
+    clock.advance(timedelta(hours=25))
+    withdrawal = await payments.withdraw(owner, account.id, Decimal(2000), "big")
+    assert withdrawal.status is WithdrawalStatus.PENDING_REVIEW
+
+    chat = bot.chat(ADMIN)
+    await onboard(chat)
+    secret = await enrol(bot, chat)
+    admin_id = await _user_id(bot, ADMIN)
+    await bot.services.db.transact(lambda uow: user_service.set_role(uow, admin_id, Role.ADMIN))
+
+    def code() -> str:
+        clock.advance(timedelta(seconds=30))
+        return pyotp.TOTP(secret).at(clock.now())
+
+    menu = (await chat.send("/admin"))[0]
+    assert [label for label, _data in menu["buttons"]][:2] == ["Withdrawals to review", "Reconciliation breaks"]
+    queue = (await chat.press(menu, "Withdrawals to review"))[0]
+    assert "$2,000.00" in queue["text"]
+    asked = await chat.press(queue, "Approve 1")
+    assert "send a fresh code" in asked[0]["text"]
+    done = await chat.send(code())
+    assert "Withdrawal of $2,000.00: approved" in done[0]["text"]
+
+    halt = (await chat.press(menu, "Trading halt"))[0]
+    assert "Trading is open" in halt["text"]
+    await chat.press(halt, "Halt all trading")
+    assert "Trading is halted" in (await chat.send(code()))[0]["text"]
+    assert "Trading is halted" in (await chat.press(menu, "Trading halt"))[0]["text"]
+    report = (await chat.press(menu, "Platform report"))[0]["text"]
+    # The approved $2,000 went out meanwhile (the sandbox bank pays after 30 s of the simulated clock).
+    assert "Investors' cash: $3,000.00" in report and "Cash at the bank: $3,000.00" in report
+    assert "No reconciliation break" in (await chat.press(menu, "Reconciliation breaks"))[0]["text"]
+
+    trail = await bot.services.db.transact(_trail, readonly=True)
+    assert ("withdrawal.approved", f"admin:{admin_id}") in trail and ("trading.halted", f"admin:{admin_id}") in trail
+    assert (await bot.services.db.transact(audit.verify, readonly=True)).whole
+    await eventually(lambda: investor.saw("was paid"), what="the investor told")
+
+
+async def _trail(uow: Any) -> list[tuple[str, str]]:
+    rows = await uow.connection.execute(select(audit.LOG.c.action, audit.LOG.c.actor).order_by(audit.LOG.c.seq))
+    return [(action, actor) for action, actor in rows]
+
+
+async def _user_id(bot: BotDesk, telegram_id: int) -> Any:
+    user = await bot.services.db.transact(lambda uow: user_service.find_by_telegram_id(uow, telegram_id))
+    assert user is not None
+    return user.id
