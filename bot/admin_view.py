@@ -9,6 +9,18 @@ from typing import Any
 from .render import esc, usd
 
 
+def account_note(topic: str, payload: dict[str, Any]) -> str | None:
+    """What an investor is told of an admin's review of their account."""
+    reason = f" ({esc(payload['reason'])})" if payload.get("reason") else ""
+    texts = {
+        "account.kyc_approve": "<b>Your account is open.</b> You can deposit and trade now. Send /help to start.",
+        "account.kyc_reject": f"Your account could not be approved{reason}. Send /start to go through it again.",
+        "account.freeze": f"Your account is frozen{reason}. Please contact support.",
+        "account.unfreeze": "Your account is active again.",
+    }
+    return texts.get(topic)
+
+
 def admin_note(topic: str, payload: dict[str, Any]) -> str | None:
     if topic == "admin.reconciliation_break":
         return (

@@ -62,6 +62,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("withdrawals", "Your withdrawals, to follow or cancel", banking.show_withdrawals, Access.INVESTOR),
     Command("bank", "Your bank accounts: /bank add IBAN", banking.bank, Access.INVESTOR),
     Command("admin", "The admin menu (admins, in a private chat)", admin.admin, Access.ADMIN),
+    Command("user", "An investor's account: /user TELEGRAM_ID or EMAIL", admin.user, Access.ADMIN),
 )
 
 

@@ -28,7 +28,7 @@ from core.outbox import Message, publish
 from core.users import Role, UserStatus
 from ledger.instruments import get_instrument
 
-from .admin_view import admin_note
+from .admin_view import account_note, admin_note
 from .copy_view import copy_note
 from .models import BlockedChat, OrderMessage
 from .order_view import status_text
@@ -43,7 +43,7 @@ BLOCKED: Table = BlockedChat.__table__  # type: ignore[assignment]
 USERS: Table = User.__table__  # type: ignore[assignment]
 CLAIM = timedelta(seconds=60)
 CHAT_INTERVAL = 1.0  # seconds between messages to one chat (Telegram: about one a second)
-URGENT = or_(*(OUTBOX.c.topic.like(f"{family}.%") for family in ("order", "margin", "security", "payments")))
+URGENT = or_(*(OUTBOX.c.topic.like(f"{family}.%") for family in ("order", "margin", "security", "payments", "account")))
 PUSHED = {"order.filled", "order.rejected", "order.expired", "order.cancelled"}  # a message of its own
 
 
@@ -124,7 +124,7 @@ class Notifier:
             elif topic == "margin.maintenance_breach":
                 await self._bot.send_message(chat_id, _breach(payload))
                 sends = 1
-            elif note := copy_note(topic, payload) or payment_note(topic, payload) or admin_note(topic, payload):
+            elif note := _note(topic, payload):
                 await self._bot.send_message(chat_id, note)
                 sends = 1
             else:
@@ -150,6 +150,14 @@ class Notifier:
             sends += 1
             await self._bot.send_message(chat_id, _pushed(topic, payload, symbol))
         return sends
+
+
+def _note(topic: str, payload: dict[str, Any]) -> str | None:
+    """A fact that is one message of its own: copy trading's, payments', the admins', an account review's."""
+    for render in (copy_note, payment_note, admin_note, account_note):
+        if (text := render(topic, payload)) is not None:
+            return text
+    return None
 
 
 def _pushed(topic: str, payload: dict[str, Any], symbol: str) -> str:

@@ -14,13 +14,16 @@ from sqlalchemy import func, select
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from broker import halts
-from core import audit, pending_actions, two_factor
+from core import account_reviews, audit, pending_actions, two_factor, user_service
+from core.account_reviews import Review
+from core.crypto import FieldCipher
 from core.db import UnitOfWork
-from core.errors import ActionUnavailable
+from core.errors import ActionUnavailable, InvalidCommand, NotFound
 from core.models import User
-from core.users import UserRecord
-from ledger.accounts import AccountKind
+from core.users import UserRecord, UserStatus
+from ledger.accounts import AccountKind, Asset
 from ledger.reconciliation import open_breaks
+from ledger.service import open_account
 from ledger.store import ACCOUNTS
 from payments import funding, withdrawals
 from payments.states import WithdrawalStatus
@@ -30,7 +33,9 @@ from ..render import esc, usd
 
 CONFIRM = "admin_confirm"
 MENU = re.compile(r"ad:(w|b|h|r)")
-ACT = re.compile(r"aa:(approve|reject|halt|resume):([0-9a-f-]{36}|all)")
+ACT = re.compile(r"aa:(approve|reject|halt|resume|kyc_approve|unfreeze):([0-9a-f-]{36}|all)")
+USER_USAGE = "/user TELEGRAM_ID or EMAIL [kyc_approve | kyc_reject REASON | freeze REASON | unfreeze]"
+NEEDS_REASON = (Review.KYC_REJECT, Review.FREEZE)
 
 
 async def admin(update: Update, context: BotContext, user: UserRecord | None) -> None:
@@ -43,6 +48,31 @@ async def admin(update: Update, context: BotContext, user: UserRecord | None) ->
         [InlineKeyboardButton("Platform report", callback_data="ad:r")],
     ]
     await context.bot.send_message(user.telegram_id, "<b>Admin</b>", reply_markup=InlineKeyboardMarkup(buttons))
+
+
+async def user(update: Update, context: BotContext, admin_user: UserRecord | None) -> None:
+    """An investor's account: /user 12345 or /user name@example.com, then what to do with it (a fresh code
+    confirms): kyc_approve, kyc_reject REASON, freeze REASON, unfreeze."""
+    assert admin_user is not None
+    words = context.args or []
+    if not words:
+        raise InvalidCommand("name the investor", USER_USAGE)
+    services = context.services
+    found = await services.db.transact(lambda uow: _find(uow, services.cipher, words[0]), readonly=True)
+    if found is None:
+        raise NotFound("investor", words[0])
+    if len(words) > 1:
+        what = _review(words[1])
+        reason = " ".join(words[2:]).strip()
+        if what in NEEDS_REASON and not reason:
+            raise InvalidCommand("say why: the investor is told", USER_USAGE)
+        await _wait_for_code(context, admin_user, {"verb": what.value, "target": str(found.id), "reason": reason})
+        await context.bot.send_message(admin_user.telegram_id, f"To {what.value.replace('_', ' ')}, send a fresh code.")
+        return
+    card, rows = await services.db.transact(lambda uow: _card(uow, services.cipher, found, admin_user))
+    await context.bot.send_message(
+        admin_user.telegram_id, card, reply_markup=InlineKeyboardMarkup(rows) if rows else None
+    )
 
 
 async def on_menu(update: Update, context: BotContext, user: UserRecord | None) -> None:
@@ -67,9 +97,7 @@ async def on_action(update: Update, context: BotContext, user: UserRecord | None
     found = ACT.fullmatch(query.data or "")
     if found is None:
         raise ActionUnavailable("unknown")
-    ttl = timedelta(seconds=context.services.settings.bot_confirm_seconds)
-    payload = {"verb": found.group(1), "target": found.group(2)}
-    await context.services.db.transact(lambda uow: pending_actions.offer(uow, user.id, CONFIRM, payload, ttl))
+    await _wait_for_code(context, user, {"verb": found.group(1), "target": found.group(2), "reason": ""})
     await query.answer()
     await context.bot.send_message(user.telegram_id, f"To {found.group(1)}, send a fresh code from your app.")
 
@@ -90,10 +118,59 @@ async def confirm_with_code(update: Update, context: BotContext, user: UserRecor
     if verb in ("approve", "reject"):
         record = await services.payments.review(UUID(target), approve=verb == "approve", admin=who)
         text = f"Withdrawal of {usd(record.amount)}: {record.status.value.replace('_', ' ')}."
+    elif verb in Review.__members__.values():
+        reason = waiting.payload.get("reason") or "by an admin"
+        changed = await services.db.transact(
+            lambda uow: account_reviews.review(uow, UUID(target), Review(verb), who, reason)
+        )
+        text = f"The account is now {changed.status.value.replace('_', ' ')}."
     else:
         await services.db.transact(lambda uow: _set_halt(uow, who, halted=verb == "halt"))
         text = "Trading is halted." if verb == "halt" else "Trading has resumed."
     await context.bot.send_message(user.telegram_id, text)
+
+
+async def _wait_for_code(context: BotContext, admin_user: UserRecord, payload: dict[str, str]) -> None:
+    ttl = timedelta(seconds=context.services.settings.bot_confirm_seconds)
+    await context.services.db.transact(lambda uow: pending_actions.offer(uow, admin_user.id, CONFIRM, payload, ttl))
+
+
+def _review(word: str) -> Review:
+    try:
+        return Review(word.lower())
+    except ValueError:
+        raise InvalidCommand(f"I cannot {word!r} an account", USER_USAGE) from None
+
+
+async def _find(uow: UnitOfWork, cipher: FieldCipher, query: str) -> UserRecord | None:
+    if query.isdigit():
+        return await user_service.find_by_telegram_id(uow, int(query))
+    found = await user_service.find_by_email(uow, cipher, query)
+    return found[0] if found else None
+
+
+async def _card(
+    uow: UnitOfWork, cipher: FieldCipher, found: UserRecord, admin_user: UserRecord
+) -> tuple[str, list[list[InlineKeyboardButton]]]:
+    person = await user_service.read_personal_data(uow, cipher, found.id)
+    cash = (await open_account(uow, AccountKind.INVESTOR_CASH, Asset.cash(), found.id)).balance
+    enrolled = await two_factor.is_enrolled(uow, found.id)
+    await audit.record(uow, f"admin:{admin_user.id}", "account.viewed", found.id)  # personal data was shown
+    lines = [
+        f"<b>{esc(person.full_name or 'no name yet')}</b> (Telegram {found.telegram_id})",
+        f"Status: {found.status.value.replace('_', ' ')}, role: {found.role.value}",
+        f"Email: {esc(person.email or '-')}, country: {esc(person.country or '-')}",
+        f"Since {found.created_at:%Y-%m-%d}; two-factor {'on' if enrolled else 'off'}; cash {usd(cash)}",
+    ]
+    buttons = []
+    if found.status is UserStatus.PENDING_KYC:
+        buttons.append(InlineKeyboardButton("Approve KYC", callback_data=f"aa:kyc_approve:{found.id}"))
+        lines.append(f"To reject: <code>/user {found.telegram_id} kyc_reject REASON</code>")
+    elif found.status is UserStatus.FROZEN:
+        buttons.append(InlineKeyboardButton("Unfreeze", callback_data=f"aa:unfreeze:{found.id}"))
+    elif found.status is UserStatus.ACTIVE:
+        lines.append(f"To freeze: <code>/user {found.telegram_id} freeze REASON</code>")
+    return "\n".join(lines), [buttons] if buttons else []
 
 
 async def _set_halt(uow: UnitOfWork, who: str, *, halted: bool) -> None:

@@ -64,7 +64,19 @@ async def test_an_admin_approves_a_withdrawal_and_halts_trading_each_with_a_fres
     assert "Investors' cash: $3,000.00" in report and "Cash at the bank: $3,000.00" in report
     assert "No reconciliation break" in (await chat.press(menu, "Reconciliation breaks"))[0]["text"]
 
+    card = (await chat.send(f"/user {INVESTOR}"))[0]["text"]
+    assert "Alice Smith" in card and "Status: active" in card and "To freeze" in card
+    await chat.send(f"/user {INVESTOR} freeze unusual logins")
+    assert "The account is now frozen" in (await chat.send(code()))[0]["text"]
+    await eventually(lambda: investor.saw("Your account is frozen (unusual logins)"), what="the investor told")
+    await investor.replies(0)
+    assert "Your account is frozen" in (await investor.send("/portfolio"))[0]["text"]
+    unfreeze = (await chat.send(f"/user {INVESTOR}"))[0]
+    await chat.press(unfreeze, "Unfreeze")
+    assert "The account is now active" in (await chat.send(code()))[0]["text"]
+
     trail = await bot.services.db.transact(_trail, readonly=True)
+    assert ("account.freeze", f"admin:{admin_id}") in trail and ("account.viewed", f"admin:{admin_id}") in trail
     assert ("withdrawal.approved", f"admin:{admin_id}") in trail and ("trading.halted", f"admin:{admin_id}") in trail
     assert (await bot.services.db.transact(audit.verify, readonly=True)).whole
     await eventually(lambda: investor.saw("was paid"), what="the investor told")
