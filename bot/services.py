@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from broker.connection import IBConnection
 from broker.market_data import MarketData
 from broker.orders import Trading
+from broker.reconciler import Reconciler
 from broker.router import Router
 from copytrade.desk import CopyDesk
 from core.clock import Clock
@@ -24,6 +25,7 @@ class Broker:
     connection: IBConnection
     router: Router
     copies: CopyDesk
+    reconciler: Reconciler | None = None
 
 
 @dataclass

@@ -155,6 +155,11 @@ async def orders_of(uow: UnitOfWork, owner_id: UUID, *, live: bool, limit: int) 
     return [_order(row) for row in await uow.connection.execute(query)]
 
 
+async def all_live_orders(uow: UnitOfWork) -> list[OrderRecord]:
+    query = select(ORDERS).where(ORDERS.c.status.in_(LIVE)).order_by(ORDERS.c.created_at)
+    return [_order(row) for row in await uow.connection.execute(query)]
+
+
 async def live_orders_of_sleeve(uow: UnitOfWork, sleeve_id: UUID) -> list[OrderRecord]:
     query = select(ORDERS).where(ORDERS.c.sleeve_id == sleeve_id, ORDERS.c.status.in_(LIVE))
     return [_order(row) for row in await uow.connection.execute(query.order_by(ORDERS.c.id))]

@@ -111,7 +111,7 @@ async def running(platform: Platform, *, token: str, base_url: str) -> AsyncIter
     trading = Trading(db, market, settings, wake_router=router.wake, send_block=router.send)
     copies = CopyDesk(db, settings, market, wake_router=router.wake)
     router.follow_fills(copies)
-    broker = Broker(trading, market, connection, router, copies)
+    broker = Broker(trading, market, connection, router, copies, reconciler)
     cap = functools.partial(margin_service.withdrawal_cap, db, settings, market)
     payments = PaymentDesk(db, settings, platform.field_cipher(), payment_provider(settings), cap)
     services = Services(settings, db, clock, platform.field_cipher(), broker, payments)

@@ -7,33 +7,44 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from decimal import Decimal
 from uuid import UUID
 
-from sqlalchemy import func, select
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from broker import halts
+from broker.order_store import all_live_orders
 from core import account_reviews, audit, pending_actions, two_factor, user_service
 from core.account_reviews import Review
 from core.crypto import FieldCipher
 from core.db import UnitOfWork
 from core.errors import ActionUnavailable, InvalidCommand, NotFound
-from core.models import User
-from core.users import UserRecord, UserStatus
-from ledger.accounts import AccountKind, Asset
-from ledger.reconciliation import open_breaks
-from ledger.service import open_account
-from ledger.store import ACCOUNTS
-from payments import funding, withdrawals
-from payments.states import WithdrawalStatus
+from core.users import UserRecord
 
 from ..context import BotContext
 from ..render import esc, usd
+from .admin_screens import (
+    audit_screen,
+    breaks_screen,
+    broker_screen,
+    halt_screen,
+    investor_card,
+    reconcile_screen,
+    report_screen,
+    withdrawals_screen,
+)
 
 CONFIRM = "admin_confirm"
-MENU = re.compile(r"ad:(w|b|h|r)")
-ACT = re.compile(r"aa:(approve|reject|halt|resume|kyc_approve|unfreeze):([0-9a-f-]{36}|all)")
+MENU = re.compile(r"ad:(w|b|h|r|k|c|a)")
+ACT = re.compile(r"aa:(approve|reject|halt|resume|kyc_approve|unfreeze|cancel_all):([0-9a-f-]{36}|all|\d{1,12})")
+SCREENS = {
+    "w": withdrawals_screen,
+    "b": breaks_screen,
+    "h": halt_screen,
+    "r": report_screen,
+    "k": broker_screen,
+    "c": reconcile_screen,
+    "a": audit_screen,
+}
 USER_USAGE = "/user TELEGRAM_ID or EMAIL [kyc_approve | kyc_reject REASON | freeze REASON | unfreeze]"
 NEEDS_REASON = (Review.KYC_REJECT, Review.FREEZE)
 
@@ -46,6 +57,11 @@ async def admin(update: Update, context: BotContext, user: UserRecord | None) ->
         [InlineKeyboardButton("Reconciliation breaks", callback_data="ad:b")],
         [InlineKeyboardButton("Trading halt", callback_data="ad:h")],
         [InlineKeyboardButton("Platform report", callback_data="ad:r")],
+        [
+            InlineKeyboardButton("Broker", callback_data="ad:k"),
+            InlineKeyboardButton("Reconcile now", callback_data="ad:c"),
+        ],
+        [InlineKeyboardButton("Audit trail", callback_data="ad:a")],
     ]
     await context.bot.send_message(user.telegram_id, "<b>Admin</b>", reply_markup=InlineKeyboardMarkup(buttons))
 
@@ -69,7 +85,7 @@ async def user(update: Update, context: BotContext, admin_user: UserRecord | Non
         await _wait_for_code(context, admin_user, {"verb": what.value, "target": str(found.id), "reason": reason})
         await context.bot.send_message(admin_user.telegram_id, f"To {what.value.replace('_', ' ')}, send a fresh code.")
         return
-    card, rows = await services.db.transact(lambda uow: _card(uow, services.cipher, found, admin_user))
+    card, rows = await services.db.transact(lambda uow: investor_card(uow, services.cipher, found, admin_user))
     await context.bot.send_message(
         admin_user.telegram_id, card, reply_markup=InlineKeyboardMarkup(rows) if rows else None
     )
@@ -84,7 +100,7 @@ async def on_menu(update: Update, context: BotContext, user: UserRecord | None) 
     if found is None:
         raise ActionUnavailable("unknown")
     await query.answer()
-    text, rows = await {"w": _withdrawals, "b": _breaks, "h": _halt, "r": _report}[found.group(1)](context)
+    text, rows = await SCREENS[found.group(1)](context)
     markup = InlineKeyboardMarkup(rows) if rows else None
     await context.bot.send_message(user.telegram_id, text, reply_markup=markup)
 
@@ -124,9 +140,13 @@ async def confirm_with_code(update: Update, context: BotContext, user: UserRecor
             lambda uow: account_reviews.review(uow, UUID(target), Review(verb), who, reason)
         )
         text = f"The account is now {changed.status.value.replace('_', ' ')}."
+    elif verb == "cancel_all":
+        text = f"Cancelling {await _cancel_all(context, who)} open order(s)."
     else:
-        await services.db.transact(lambda uow: _set_halt(uow, who, halted=verb == "halt"))
-        text = "Trading is halted." if verb == "halt" else "Trading has resumed."
+        con_id = 0 if target == "all" else int(target)
+        await services.db.transact(lambda uow: _set_halt(uow, who, con_id, halted=verb == "halt"))
+        what = "all trading" if con_id == 0 else f"trading in #{con_id}"
+        text = f"Halted {what}." if verb == "halt" else f"Resumed {what}."
     await context.bot.send_message(user.telegram_id, text)
 
 
@@ -149,102 +169,34 @@ async def _find(uow: UnitOfWork, cipher: FieldCipher, query: str) -> UserRecord 
     return found[0] if found else None
 
 
-async def _card(
-    uow: UnitOfWork, cipher: FieldCipher, found: UserRecord, admin_user: UserRecord
-) -> tuple[str, list[list[InlineKeyboardButton]]]:
-    person = await user_service.read_personal_data(uow, cipher, found.id)
-    cash = (await open_account(uow, AccountKind.INVESTOR_CASH, Asset.cash(), found.id)).balance
-    enrolled = await two_factor.is_enrolled(uow, found.id)
-    await audit.record(uow, f"admin:{admin_user.id}", "account.viewed", found.id)  # personal data was shown
-    lines = [
-        f"<b>{esc(person.full_name or 'no name yet')}</b> (Telegram {found.telegram_id})",
-        f"Status: {found.status.value.replace('_', ' ')}, role: {found.role.value}",
-        f"Email: {esc(person.email or '-')}, country: {esc(person.country or '-')}",
-        f"Since {found.created_at:%Y-%m-%d}; two-factor {'on' if enrolled else 'off'}; cash {usd(cash)}",
-    ]
-    buttons = []
-    if found.status is UserStatus.PENDING_KYC:
-        buttons.append(InlineKeyboardButton("Approve KYC", callback_data=f"aa:kyc_approve:{found.id}"))
-        lines.append(f"To reject: <code>/user {found.telegram_id} kyc_reject REASON</code>")
-    elif found.status is UserStatus.FROZEN:
-        buttons.append(InlineKeyboardButton("Unfreeze", callback_data=f"aa:unfreeze:{found.id}"))
-    elif found.status is UserStatus.ACTIVE:
-        lines.append(f"To freeze: <code>/user {found.telegram_id} freeze REASON</code>")
-    return "\n".join(lines), [buttons] if buttons else []
+async def halt(update: Update, context: BotContext, admin_user: UserRecord | None) -> None:
+    """Halt or resume one share: /halt AAPL or /halt AAPL off (a fresh code confirms)."""
+    assert admin_user is not None
+    words = context.args or []
+    if not 1 <= len(words) <= 2 or (len(words) == 2 and words[1].lower() != "off"):
+        raise InvalidCommand("name one share, and off to resume it", "/halt SYMBOL [off]")
+    contract = await context.services.broker.market.qualify(words[0].upper())
+    if contract is None:
+        raise NotFound("instrument", words[0])
+    verb = "resume" if len(words) == 2 else "halt"
+    await _wait_for_code(context, admin_user, {"verb": verb, "target": str(contract.con_id), "reason": ""})
+    await context.bot.send_message(admin_user.telegram_id, f"To {verb} {esc(contract.symbol)}, send a fresh code.")
 
 
-async def _set_halt(uow: UnitOfWork, who: str, *, halted: bool) -> None:
+async def _cancel_all(context: BotContext, who: str) -> int:
+    broker = context.services.broker
+    live = await context.services.db.transact(all_live_orders, readonly=True)
+    for order in live:
+        _cancelled, block = await broker.trading.cancel_order(order.owner_id, order.id)
+        if block is not None:
+            await broker.router.cancel_requested(block)
+    await context.services.db.transact(lambda uow: audit.record(uow, who, "orders.cancel_all", "all", count=len(live)))
+    return len(live)
+
+
+async def _set_halt(uow: UnitOfWork, who: str, con_id: int, *, halted: bool) -> None:
     if halted:
-        await halts.set_halt(uow, halts.KILL_SWITCH, f"halted by {who}")
+        await halts.set_halt(uow, con_id, f"halted by {who}")
     else:
-        await halts.clear_halt(uow, halts.KILL_SWITCH)
-    await audit.record(uow, who, "trading.halted" if halted else "trading.resumed", "all")
-
-
-async def _withdrawals(context: BotContext) -> tuple[str, list[list[InlineKeyboardButton]]]:
-    waiting = await context.services.db.transact(
-        lambda uow: withdrawals.in_status(uow, WithdrawalStatus.PENDING_REVIEW), readonly=True
-    )
-    if not waiting:
-        return "No withdrawal waits for a review.", []
-    lines = ["<b>Withdrawals to review</b>"]
-    rows = []
-    for number, record in enumerate(waiting, 1):
-        lines.append(f"{number}. {usd(record.amount)} from {esc(record.owner_id)} ({record.created_at:%Y-%m-%d %H:%M})")
-        rows.append([
-            InlineKeyboardButton(f"Approve {number}", callback_data=f"aa:approve:{record.id}"),
-            InlineKeyboardButton(f"Reject {number}", callback_data=f"aa:reject:{record.id}"),
-        ])  # fmt: skip
-    return "\n".join(lines), rows
-
-
-async def _breaks(context: BotContext) -> tuple[str, list[list[InlineKeyboardButton]]]:
-    found = await context.services.db.transact(open_breaks, readonly=True)
-    if not found:
-        return "No reconciliation break is open.", []
-    now = context.services.clock.now()
-    lines = ["<b>Open breaks</b>"] + [
-        f"• {esc(b.kind)} {esc(b.key)}: {esc(b.note)} (for {_age(now - b.first_seen)})" for b in found
-    ]
-    return "\n".join(lines), []
-
-
-async def _halt(context: BotContext) -> tuple[str, list[list[InlineKeyboardButton]]]:
-    stopped = await context.services.db.transact(lambda uow: halts.halts_for(uow, -1), readonly=True)
-    if stopped:
-        reason = stopped[0][1]
-        return f"Trading is halted: {esc(reason)}.", [[InlineKeyboardButton("Resume", callback_data="aa:resume:all")]]
-    return "Trading is open.", [[InlineKeyboardButton("Halt all trading", callback_data="aa:halt:all")]]
-
-
-async def _report(context: BotContext) -> tuple[str, list[list[InlineKeyboardButton]]]:
-    async def read(uow: UnitOfWork) -> str:
-        users = dict(
-            (await uow.connection.execute(select(User.status, func.count()).group_by(User.status))).tuples().all()
-        )
-        cash = await _sum(uow, AccountKind.INVESTOR_CASH)
-        positions = await funding.cash_positions(uow)
-        income = await _sum(uow, AccountKind.HOUSE_FEES) + await _sum(uow, AccountKind.HOUSE_COMMISSIONS)
-        people = ", ".join(
-            f"{count} {getattr(status, 'value', status)}" for status, count in sorted(users.items(), key=str)
-        )
-        return "\n".join([
-            "<b>Platform report</b>",
-            f"Users: {esc(people) or 'none'}",
-            f"Investors' cash: {usd(cash)}",
-            f"Cash at the bank: {usd(positions.at_bank)}, at IB: {usd(positions.at_ib)}",
-            f"In transit to IB: {usd(positions.in_transit.to_ib)}, from IB: {usd(positions.in_transit.from_ib)}",
-            f"House income: {usd(income)}",
-        ])  # fmt: skip
-
-    return await context.services.db.transact(read, readonly=True), []
-
-
-async def _sum(uow: UnitOfWork, kind: AccountKind) -> Decimal:
-    query = select(func.coalesce(func.sum(ACCOUNTS.c.balance), 0)).where(ACCOUNTS.c.kind == kind.value)
-    return Decimal(await uow.connection.scalar(query) or 0)
-
-
-def _age(span: timedelta) -> str:
-    minutes = int(span.total_seconds() // 60)
-    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
+        await halts.clear_halt(uow, con_id)
+    await audit.record(uow, who, "trading.halted" if halted else "trading.resumed", con_id or "all")

@@ -10,6 +10,7 @@ from typing import Any
 import pyotp
 from sqlalchemy import select
 
+from broker import halts
 from core import audit, user_service
 from core.users import Role
 from ledger import operations
@@ -57,12 +58,18 @@ async def test_an_admin_approves_a_withdrawal_and_halts_trading_each_with_a_fres
     halt = (await chat.press(menu, "Trading halt"))[0]
     assert "Trading is open" in halt["text"]
     await chat.press(halt, "Halt all trading")
-    assert "Trading is halted" in (await chat.send(code()))[0]["text"]
+    assert "Halted all trading" in (await chat.send(code()))[0]["text"]
     assert "Trading is halted" in (await chat.press(menu, "Trading halt"))[0]["text"]
     report = (await chat.press(menu, "Platform report"))[0]["text"]
     # The approved $2,000 went out meanwhile (the sandbox bank pays after 30 s of the simulated clock).
     assert "Investors' cash: $3,000.00" in report and "Cash at the bank: $3,000.00" in report
     assert "No reconciliation break" in (await chat.press(menu, "Reconciliation breaks"))[0]["text"]
+    assert "Connection: ready" in (await chat.press(menu, "Broker"))[0]["text"]
+    assert "events, whole" in (await chat.press(menu, "Audit trail"))[0]["text"]
+    await chat.send("/halt AAPL")
+    assert "Halted trading in #265598" in (await chat.send(code()))[0]["text"]
+    stopped = await bot.services.db.transact(lambda uow: halts.halts_for(uow, 265598), readonly=True)
+    assert {con_id for con_id, _reason in stopped} == {0, 265598}
 
     card = (await chat.send(f"/user {INVESTOR}"))[0]["text"]
     assert "Alice Smith" in card and "Status: active" in card and "To freeze" in card
