@@ -146,7 +146,7 @@ async def trading_bot(desk: Desk) -> AsyncIterator[BotDesk]:
 
 @asynccontextmanager
 async def running_bot(services: Services) -> AsyncIterator[BotDesk]:
-    emulator = Emulator(TOKEN, chat_burst=30)  # tests type faster than people: Telegram's burst, widened
+    emulator = Emulator(TOKEN, chat_burst=120)  # tests type faster than people: Telegram's burst, widened
     await emulator.start("127.0.0.1", 0)
     application = build_application(services, TOKEN, emulator.base_url)
     notifier = Notifier(services, application.bot, idle_seconds=0.05)

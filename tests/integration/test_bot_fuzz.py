@@ -10,10 +10,12 @@ from tests.botchat import BotDesk, onboard
 COMMANDS = [
     "/buy", "/sell", "/quote", "/cancel", "/unlock", "/2fa", "/history", "/start", "/profile", "/nosuch",
     "/lead", "/leaders", "/leader", "/follow", "/following", "/copyedit",
+    "/bank", "/deposit", "/withdraw", "/withdrawals", "/admin", "/user", "/halt",
 ]  # fmt: skip
 WORDS = st.one_of(
     st.sampled_from(["AAPL", "all", "limit", "gtc", "10", "-5", "0", "1e9", "189.50", "$12", "@", "<b>", "&amp;"]),
     st.sampled_from(["Fuzzy", "@fuzzy", "copy", "alerts", "sl", "tp", "ratio", "fixed", "max", "open", "50%"]),
+    st.sampled_from(["add", "remove", "us", "021000021", "DE89 3704 0044 0532 0130 00", "COBADEFFXXX", "1,000"]),
     st.text(alphabet=st.characters(blacklist_categories=["Cs", "Cc"]), min_size=1, max_size=12),
 )
 
