@@ -64,6 +64,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("admin", "The admin menu (admins, in a private chat)", admin.admin, Access.ADMIN),
     Command("user", "An investor's account: /user TELEGRAM_ID or EMAIL", admin.user, Access.ADMIN),
     Command("halt", "Halt or resume one share: /halt AAPL [off]", admin.halt, Access.ADMIN),
+    Command("money", "Deposits in suspense, payouts for the bank", admin.money, Access.ADMIN),
 )
 
 

@@ -162,6 +162,15 @@ async def _credit(uow: UnitOfWork, settings: Settings, transfer: Transfer, owner
     await audit.record(uow, actor, "deposit.credited", transfer.id, owner=owner, amount=transfer.amount)
 
 
+async def in_suspense(uow: UnitOfWork) -> list[tuple[Transfer, str]]:
+    """The transfers no investor has been matched to yet, oldest first, with what the payer wrote."""
+    query = select(TRANSFERS).where(TRANSFERS.c.status == SUSPENSE).order_by(TRANSFERS.c.received_at)
+    return [
+        (Transfer(r.id, r.provider, r.provider_tx_id, r.amount, r.owner_id, r.status, r.received_at), r.reference)
+        for r in await uow.connection.execute(query)
+    ]
+
+
 async def _owner_of(uow: UnitOfWork, reference: str) -> UUID | None:
     row = (
         await uow.connection.execute(select(REFERENCES.c.owner_id).where(REFERENCES.c.reference == reference))

@@ -22,6 +22,7 @@ from core.users import UserRecord
 
 from ..context import BotContext
 from ..render import esc, usd
+from . import admin_money
 from .admin_screens import (
     audit_screen,
     breaks_screen,
@@ -91,6 +92,18 @@ async def user(update: Update, context: BotContext, admin_user: UserRecord | Non
     )
 
 
+async def money(update: Update, context: BotContext, admin_user: UserRecord | None) -> None:
+    """The money desk (see admin_money): suspense and payouts, and what to do with them."""
+    assert admin_user is not None
+    words = context.args or []
+    if not words:
+        await context.bot.send_message(admin_user.telegram_id, await admin_money.overview(context))
+        return
+    payload = admin_money.plan(words)
+    await _wait_for_code(context, admin_user, payload)
+    await context.bot.send_message(admin_user.telegram_id, "To carry that out, send a fresh code from your app.")
+
+
 async def on_menu(update: Update, context: BotContext, user: UserRecord | None) -> None:
     """A menu button: ad:w (withdrawals), ad:b (breaks), ad:h (halt), ad:r (report)."""
     assert user is not None
@@ -140,6 +153,8 @@ async def confirm_with_code(update: Update, context: BotContext, user: UserRecor
             lambda uow: account_reviews.review(uow, UUID(target), Review(verb), who, reason)
         )
         text = f"The account is now {changed.status.value.replace('_', ' ')}."
+    elif verb.startswith("money_"):
+        text = await admin_money.carry_out(context, user, waiting.payload)
     elif verb == "cancel_all":
         text = f"Cancelling {await _cancel_all(context, who)} open order(s)."
     else:

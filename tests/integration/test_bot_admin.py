@@ -3,6 +3,7 @@ a fresh code and go into the audit trail under the admin's name; the report and 
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -14,7 +15,11 @@ from broker import halts
 from core import audit, user_service
 from core.users import Role
 from ledger import operations
+from ledger.accounts import AccountKind, Asset
+from ledger.service import open_account
+from payments import withdrawals
 from payments.bank_details import iban_details
+from payments.providers.base import ProviderEvent
 from payments.states import WithdrawalStatus
 from tests.botchat import BotDesk, enrol, onboard
 from tests.support import eventually
@@ -98,3 +103,47 @@ async def _user_id(bot: BotDesk, telegram_id: int) -> Any:
     user = await bot.services.db.transact(lambda uow: user_service.find_by_telegram_id(uow, telegram_id))
     assert user is not None
     return user.id
+
+
+async def test_the_money_desk_records_a_deposit_matches_suspense_and_marks_a_payout(trading_bot: BotDesk) -> None:
+    bot, clock = trading_bot, trading_bot.clock
+    investor = bot.chat(INVESTOR)
+    await onboard(investor)
+    owner = await _user_id(bot, INVESTOR)
+    chat = bot.chat(ADMIN)
+    await onboard(chat)
+    secret = await enrol(bot, chat)
+    admin_id = await _user_id(bot, ADMIN)
+    await bot.services.db.transact(lambda uow: user_service.set_role(uow, admin_id, Role.ADMIN))
+
+    def code() -> str:
+        clock.advance(timedelta(seconds=30))
+        return pyotp.TOTP(secret).at(clock.now())
+
+    await chat.send(f"/money record {INVESTOR} 700 statement-42")
+    assert "Recorded: $700.00 credited" in (await chat.send(code()))[0]["text"]
+    stray = ProviderEvent("evt-stray", "transfer.received", tx_id="tx-stray", amount=Decimal(80), reference="?")
+    await bot.services.payments.apply("sandbox", stray)
+    overview = (await chat.send("/money"))[0]["text"]
+    transfer = re.search(r"Suspense: \$80\.00 ref \? \(([0-9a-f-]{36})\)", overview)
+    assert transfer is not None
+    await chat.send(f"/money match {transfer[1]} {INVESTOR}")
+    assert "Matched: $80.00 credited" in (await chat.send(code()))[0]["text"]
+    assert (await bot.services.db.transact(lambda uow: _cash(uow, owner))) == Decimal(780)
+
+    payments = bot.services.payments
+    account = await payments.add_bank(owner, iban_details("DE89370400440532013000"), "Alice Smith")
+    clock.advance(timedelta(days=8))  # past the bank account's cooldown and the deposits' hold
+    withdrawal = await payments.withdraw(owner, account.id, Decimal(100), "small")
+    await eventually(lambda: _status(bot, withdrawal.id, WithdrawalStatus.SUBMITTED), what="sent to the bank")
+    await chat.send(f"/money mark {withdrawal.id} settled paid per statement")
+    assert "Withdrawal of $100.00: settled" in (await chat.send(code()))[0]["text"]
+
+
+async def _cash(uow: Any, owner: Any) -> Decimal:
+    return (await open_account(uow, AccountKind.INVESTOR_CASH, Asset.cash(), owner)).balance
+
+
+async def _status(bot: BotDesk, withdrawal_id: Any, status: WithdrawalStatus) -> bool:
+    record = await bot.services.db.transact(lambda uow: withdrawals.get(uow, withdrawal_id), readonly=True)
+    return record.status is status
