@@ -29,7 +29,7 @@ from core.config import Settings
 from core.errors import BrokerUnavailable
 from ledger.money import from_broker_float
 
-from .events import BrokerEvent, BrokerStatus, ConnectionChanged, ConnectionState
+from .events import BrokerEvent, BrokerStatus, ConnectionChanged, ConnectionState, ExecutionSeen
 from .translation import NOT_ERRORS, EventTranslator
 
 log = logging.getLogger("omnibot.broker")
@@ -48,17 +48,6 @@ class OrderTicket:
     quantity: Decimal
     limit_price: Decimal | None = None  # None: a market order
     tif: str = "DAY"
-
-
-@dataclass(frozen=True, slots=True)
-class ExecutionSeen:
-    """An execution as IB reports it when asked (for reconciliation)."""
-
-    exec_id: str
-    order_ref: str  # our block's id, or something else for an order placed outside the platform
-    con_id: int
-    shares: Decimal  # signed: bought positive, sold negative
-    at: datetime
 
 
 class IBConnection:

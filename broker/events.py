@@ -118,3 +118,14 @@ class BrokerStatus:
     messages_sent: int
     throttling: bool
     orders_in_flight: int
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionSeen:
+    """An execution as IB reports it when asked (for reconciliation)."""
+
+    exec_id: str
+    order_ref: str  # our block's id, or something else for an order placed outside the platform
+    con_id: int
+    shares: Decimal  # signed: bought positive, sold negative
+    at: datetime

@@ -24,7 +24,8 @@ from ledger.store import ACCOUNTS
 
 from . import halts
 from . import order_store as store
-from .connection import ExecutionSeen, IBConnection
+from .connection import IBConnection
+from .events import ExecutionSeen
 from .omnibus import OmnibusAccount
 
 InTransit = Callable[[UnitOfWork], Awaitable[Decimal]]  # money sent to IB, not yet booked as arrived

@@ -13,7 +13,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from broker import halts
 from broker.order_store import all_live_orders
-from core import account_reviews, audit, pending_actions, two_factor, user_service
+from core import account_reviews, audit, pending_actions, user_service
 from core.account_reviews import Review
 from core.crypto import FieldCipher
 from core.db import UnitOfWork
@@ -21,6 +21,7 @@ from core.errors import ActionUnavailable, InvalidCommand, NotFound
 from core.users import UserRecord
 
 from ..context import BotContext
+from ..fresh_code import take_confirmed, waiting
 from ..render import esc, usd
 from . import admin_money
 from .admin_screens import (
@@ -132,29 +133,24 @@ async def on_action(update: Update, context: BotContext, user: UserRecord | None
 
 
 async def is_waiting(context: BotContext, user: UserRecord) -> bool:
-    return await context.services.db.transact(lambda uow: pending_actions.waiting(uow, user.id, CONFIRM), readonly=True)
+    return await waiting(context, user, CONFIRM)
 
 
 async def confirm_with_code(update: Update, context: BotContext, user: UserRecord, code: str) -> None:
     services = context.services
-    await two_factor.attempt(
-        services.db, lambda uow: two_factor.verify(uow, services.cipher, services.settings, user.id, code)
-    )
-    waiting = await services.db.transact(lambda uow: pending_actions.take_latest(uow, user.id, CONFIRM))
-    if waiting is None:
-        raise ActionUnavailable("expired")
-    verb, target, who = waiting.payload["verb"], waiting.payload["target"], f"admin:{user.id}"
+    confirmed = await take_confirmed(context, user, CONFIRM, code)
+    verb, target, who = confirmed.payload["verb"], confirmed.payload["target"], f"admin:{user.id}"
     if verb in ("approve", "reject"):
         record = await services.payments.review(UUID(target), approve=verb == "approve", admin=who)
         text = f"Withdrawal of {usd(record.amount)}: {record.status.value.replace('_', ' ')}."
     elif verb in Review.__members__.values():
-        reason = waiting.payload.get("reason") or "by an admin"
+        reason = confirmed.payload.get("reason") or "by an admin"
         changed = await services.db.transact(
             lambda uow: account_reviews.review(uow, UUID(target), Review(verb), who, reason)
         )
         text = f"The account is now {changed.status.value.replace('_', ' ')}."
     elif verb.startswith("money_"):
-        text = await admin_money.carry_out(context, user, waiting.payload)
+        text = await admin_money.carry_out(context, user, confirmed.payload)
     elif verb == "cancel_all":
         text = f"Cancelling {await _cancel_all(context, who)} open order(s)."
     else:

@@ -7,7 +7,6 @@ it in plain text)."""
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from datetime import timedelta
@@ -16,7 +15,7 @@ from uuid import UUID
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
-from core import pending_actions, two_factor, user_service
+from core import pending_actions, user_service
 from core.crypto import FieldRef
 from core.errors import ActionUnavailable, InvalidCommand, NotFound
 from core.users import UserRecord
@@ -25,6 +24,7 @@ from payments.bank_details import BankDetails, iban_details, us_details
 from payments.states import WithdrawalStatus
 
 from ..context import BotContext
+from ..fresh_code import take_confirmed, waiting
 from ..render import esc, usd
 
 BANK_USAGE = "/bank add IBAN [BIC], or /bank add us ROUTING ACCOUNT, or /bank remove N"
@@ -136,19 +136,14 @@ async def on_pick(update: Update, context: BotContext, user: UserRecord | None) 
 async def confirm_with_code(update: Update, context: BotContext, user: UserRecord, kind: str, code: str) -> None:
     """The fresh code that confirms what waits for one: a bank account to add, or a withdrawal."""
     services = context.services
-    await two_factor.attempt(
-        services.db, lambda uow: two_factor.verify(uow, services.cipher, services.settings, user.id, code)
-    )
-    waiting = await services.db.transact(lambda uow: pending_actions.take_latest(uow, user.id, kind))
-    if waiting is None:
-        raise ActionUnavailable("expired")
+    confirmed = await take_confirmed(context, user, kind, code)
     payments = services.payments
     if kind == ADD_BANK:
-        opened = json.loads(services.cipher.keyring.open(bytes.fromhex(waiting.payload["details"]), _where(user)))
-        added = await payments.add_bank(user.id, _rebuilt(opened), waiting.payload["holder"])
+        opened = json.loads(services.cipher.keyring.open(bytes.fromhex(confirmed.payload["details"]), _where(user)))
+        added = await payments.add_bank(user.id, _rebuilt(opened), confirmed.payload["holder"])
         text = f"Added {esc(added.masked)}. It can receive withdrawals from {added.usable_from:%Y-%m-%d %H:%M} UTC."
     else:
-        payload = waiting.payload
+        payload = confirmed.payload
         record = await payments.withdraw(user.id, UUID(payload["bank"]), Decimal(payload["amount"]), payload["key"])
         text = f"Withdrawal of {usd(record.amount)}: {_status_words(record.status)}. /withdrawals shows it."
     await context.bot.send_message(user.telegram_id, text)
@@ -156,9 +151,8 @@ async def confirm_with_code(update: Update, context: BotContext, user: UserRecor
 
 async def waiting_for_code(context: BotContext, user: UserRecord) -> str | None:
     """What a code would confirm now (a bank account or a withdrawal), if anything."""
-    db = context.services.db
     for kind in CODE_KINDS:
-        if await db.transact(functools.partial(pending_actions.waiting, user_id=user.id, kind=kind), readonly=True):
+        if await waiting(context, user, kind):
             return kind
     return None
 

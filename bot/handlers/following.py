@@ -21,7 +21,7 @@ from copytrade import follow as following_rules
 from copytrade import leaders, store
 from copytrade.store import CopyRecord
 from copytrade.terms import CopyMode, CopyStatus, CopyTerms
-from core import pending_actions, two_factor
+from core import pending_actions
 from core.db import UnitOfWork
 from core.errors import ActionUnavailable, InvalidCommand, NotFound
 from core.users import UserRecord
@@ -31,6 +31,7 @@ from ledger.sleeves import sleeve_books
 from ..context import BotContext
 from ..copy_view import copy_summary, terms_text
 from ..follow_args import chosen, draft_of, next_question, parse_edit, parse_follow, terms_of
+from ..fresh_code import take_confirmed, waiting
 from ..render import esc, shares
 
 DRAFT, CODE_WAITING = "follow_draft", "follow_code"
@@ -91,22 +92,14 @@ async def on_step(update: Update, context: BotContext, user: UserRecord | None) 
 async def confirm_with_code(update: Update, context: BotContext, user: UserRecord, code: str) -> None:
     """The code that confirms a follow waiting for one (see security.on_code)."""
     services = context.services
-    await two_factor.attempt(
-        services.db, lambda uow: two_factor.verify(uow, services.cipher, services.settings, user.id, code)
-    )
-    waiting = await services.db.transact(lambda uow: pending_actions.take_latest(uow, user.id, CODE_WAITING))
-    if waiting is None:
-        raise ActionUnavailable("expired")
-    draft = waiting.payload
+    draft = (await take_confirmed(context, user, CODE_WAITING, code)).payload
     copy = await services.broker.copies.follow(user.id, draft["alias"], terms_of(draft))
     done = "You now follow" if copy.mode is CopyMode.ALERTS else "You now copy"
     await context.bot.send_message(user.telegram_id, f"{done} <b>{esc(draft['alias'])}</b>. /following shows it.")
 
 
 async def is_waiting(context: BotContext, user: UserRecord) -> bool:
-    return await context.services.db.transact(
-        lambda uow: pending_actions.waiting(uow, user.id, CODE_WAITING), readonly=True
-    )
+    return await waiting(context, user, CODE_WAITING)
 
 
 async def show_following(update: Update, context: BotContext, user: UserRecord | None) -> None:
