@@ -11,7 +11,7 @@ from core.users import UserRecord
 from .access import Access, allows
 from .context import BotContext
 from .guard import Handler
-from .handlers import admin, banking, desk, following, leading, onboarding, portfolio, security, trading
+from .handlers import admin, banking, desk, following, leading, onboarding, portfolio, preferences, security, trading
 from .render import esc
 
 
@@ -61,7 +61,9 @@ COMMANDS: tuple[Command, ...] = (
     Command("withdraw", "Take money out to your bank: /withdraw 500", banking.withdraw, Access.INVESTOR),
     Command("withdrawals", "Your withdrawals, to follow or cancel", banking.show_withdrawals, Access.INVESTOR),
     Command("bank", "Your bank accounts: /bank add IBAN", banking.bank, Access.INVESTOR),
+    Command("notifications", "What you hear of: /notifications broadcast off", preferences.show, Access.MEMBER),
     Command("admin", "The admin menu (admins, in a private chat)", admin.admin, Access.ADMIN),
+    Command("broadcast", "A message to every investor: /broadcast TEXT", admin.broadcast, Access.ADMIN),
     Command("user", "An investor's account: /user TELEGRAM_ID or EMAIL", admin.user, Access.ADMIN),
     Command("halt", "Halt or resume one share: /halt AAPL [off]", admin.halt, Access.ADMIN),
     Command("money", "Deposits in suspense, payouts for the bank", admin.money, Access.ADMIN),

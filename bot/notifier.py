@@ -121,6 +121,10 @@ class Notifier:
         try:
             if topic.startswith("order."):
                 sends = await self._order_step(chat_id, topic, payload)
+            elif topic == "news.broadcast":  # the admin's words, shown as they wrote them (escaped)
+                silent = payload.get("mode") == "silent"
+                await self._bot.send_message(chat_id, esc(payload["text"]), disable_notification=silent)
+                sends = 1
             elif topic == "margin.maintenance_breach":
                 await self._bot.send_message(chat_id, _breach(payload))
                 sends = 1

@@ -31,6 +31,7 @@ from core.errors import (
     TradingHalted,
     TwoFactorNotEnrolled,
 )
+from core.limits import limits_of
 from core.users import UserStatus
 from ledger.accounts import AccountKind, Asset, Holder
 from ledger.credit import extend_credit
@@ -139,10 +140,11 @@ class Trading:
         existing = await store.order_by_key(uow, request.owner_id, request.client_key)
         if existing is not None:  # a repeat, or a concurrent delivery of the same request that got here first
             return same_request(existing, request), None
-        await self._check_investor(uow, request.owner_id, checked.contract)
+        mine = await limits_of(uow, settings, request.owner_id)
+        await self._check_investor(uow, request.owner_id, checked.contract, mine.orders_per_minute)
         notional = product(checked.quantity, checked.reference)
-        if notional > settings.trading_max_order_notional:
-            raise OrderTooLarge(notional.quantize(Decimal("0.01")), settings.trading_max_order_notional)
+        if notional > mine.max_order_notional:
+            raise OrderTooLarge(notional.quantize(Decimal("0.01")), mine.max_order_notional)
         if checked.limit is not None:
             check_collar(checked.limit, checked.quote.last or checked.quote.close, settings.trading_price_collar_pct)
         if checked.contract.con_id not in self._recorded:  # instruments are never deleted: once is enough
@@ -181,7 +183,7 @@ class Trading:
         )  # fmt: skip
         return order, block if block.routed_at is not None else None
 
-    async def _check_investor(self, uow: UnitOfWork, owner_id: UUID, contract: Contract) -> None:
+    async def _check_investor(self, uow: UnitOfWork, owner_id: UUID, contract: Contract, per_minute: int) -> None:
         user = await user_service.get_user(uow, owner_id)
         if user.status is not UserStatus.ACTIVE:
             raise AccountNotActive(user.status.value)
@@ -191,10 +193,9 @@ class Trading:
             raise TradingHalted(None if con_id == KILL_SWITCH else contract.symbol, reason)
         now = uow.clock.now()
         recent = await store.orders_created_since(uow, owner_id, now - RATE_WINDOW)
-        limit = self._settings.trading_orders_per_minute
-        if len(recent) >= limit:
-            wait = recent[-limit] + RATE_WINDOW - now
-            raise TooManyOrders(limit, max(1, math.ceil(wait.total_seconds())))
+        if len(recent) >= per_minute:
+            wait = recent[-per_minute] + RATE_WINDOW - now
+            raise TooManyOrders(per_minute, max(1, math.ceil(wait.total_seconds())))
 
     async def _hold(self, uow: UnitOfWork, order_id: UUID, checked: _Checked) -> UUID:
         """Set aside what the order may take: the estimated cost of a buy, the shares of a sale."""

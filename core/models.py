@@ -4,6 +4,7 @@ Personal data and secrets are stored sealed (core.crypto), never in plain text."
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -11,7 +12,7 @@ from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, LargeBinary, Strin
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.orm import Base, encrypted_column, str_enum
-from core.types import UtcDateTime
+from core.types import FixedDecimal, UtcDateTime
 from core.users import Role, UserStatus
 
 
@@ -121,3 +122,15 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     last_seq: Mapped[int] = mapped_column(BigInteger)
     last_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class UserLimits(Base):
+    """An admin's limits for one investor, tighter (or looser) than the platform's settings; None: the setting."""
+
+    __tablename__ = "user_limits"
+
+    user_id: Mapped[UUID] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    orders_per_minute: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    max_order_notional: Mapped[Decimal | None] = mapped_column(FixedDecimal(10), nullable=True)
+    withdrawal_daily_limit: Mapped[Decimal | None] = mapped_column(FixedDecimal(10), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

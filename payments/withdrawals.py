@@ -23,6 +23,7 @@ from core.calendar import trade_date
 from core.config import Settings
 from core.db import UnitOfWork
 from core.errors import IdempotencyConflict, NotFound, PaymentRefused
+from core.limits import limits_of
 from core.outbox import Message, publish
 from core.users import UserStatus
 from ledger import operations
@@ -92,8 +93,9 @@ async def request(
     if amount > available:
         raise PaymentRefused(f"you can withdraw up to {available} USD now")
     today = await _withdrawn_today(uow, owner_id)
-    if today + amount > settings.payments_withdrawal_daily_limit:
-        left = max(ZERO, settings.payments_withdrawal_daily_limit - today)
+    daily = (await limits_of(uow, settings, owner_id)).withdrawal_daily_limit
+    if today + amount > daily:
+        left = max(ZERO, daily - today)
         raise PaymentRefused(f"that is over the daily limit: {left} USD more can be withdrawn today")
     withdrawal_id = uow.ids.new_id()
     hold = await place_hold(uow, cash.id, amount, key=f"withdrawal/{withdrawal_id}", reason="withdrawal")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from decimal import Decimal
 from uuid import UUID
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -18,8 +19,11 @@ from core.account_reviews import Review
 from core.crypto import FieldCipher
 from core.db import UnitOfWork
 from core.errors import ActionUnavailable, InvalidCommand, NotFound
+from core.limits import Overrides, set_overrides
+from core.outbox import Message, publish
 from core.users import UserRecord
 
+from .. import notifications
 from ..context import BotContext
 from ..fresh_code import take_confirmed, waiting
 from ..render import esc, usd
@@ -47,7 +51,10 @@ SCREENS = {
     "c": reconcile_screen,
     "a": audit_screen,
 }
-USER_USAGE = "/user TELEGRAM_ID or EMAIL [kyc_approve | kyc_reject REASON | freeze REASON | unfreeze]"
+USER_USAGE = (
+    "/user TELEGRAM_ID or EMAIL [kyc_approve | kyc_reject REASON | freeze REASON | unfreeze"
+    " | limits orders=N notional=USD withdraw=USD | limits reset]"
+)
 NEEDS_REASON = (Review.KYC_REJECT, Review.FREEZE)
 
 
@@ -79,6 +86,11 @@ async def user(update: Update, context: BotContext, admin_user: UserRecord | Non
     found = await services.db.transact(lambda uow: _find(uow, services.cipher, words[0]), readonly=True)
     if found is None:
         raise NotFound("investor", words[0])
+    if len(words) > 1 and words[1].lower() == "limits":
+        payload = {"verb": "limits", "target": str(found.id), "reason": " ".join(_limits(words[2:]))}
+        await _wait_for_code(context, admin_user, payload)
+        await context.bot.send_message(admin_user.telegram_id, "To set these limits, send a fresh code.")
+        return
     if len(words) > 1:
         what = _review(words[1])
         reason = " ".join(words[2:]).strip()
@@ -103,6 +115,17 @@ async def money(update: Update, context: BotContext, admin_user: UserRecord | No
     payload = admin_money.plan(words)
     await _wait_for_code(context, admin_user, payload)
     await context.bot.send_message(admin_user.telegram_id, "To carry that out, send a fresh code from your app.")
+
+
+async def broadcast(update: Update, context: BotContext, admin_user: UserRecord | None) -> None:
+    """A message to every active investor who has not turned broadcasts off: /broadcast TEXT (a fresh code
+    confirms; the notifier paces it within Telegram's limits)."""
+    assert admin_user is not None
+    text = " ".join(context.args or []).strip()
+    if not text:
+        raise InvalidCommand("say what to send", "/broadcast TEXT")
+    await _wait_for_code(context, admin_user, {"verb": "broadcast", "target": "all", "reason": text[:3000]})
+    await context.bot.send_message(admin_user.telegram_id, "To send it to every investor, send a fresh code.")
 
 
 async def on_menu(update: Update, context: BotContext, user: UserRecord | None) -> None:
@@ -151,6 +174,13 @@ async def confirm_with_code(update: Update, context: BotContext, user: UserRecor
         text = f"The account is now {changed.status.value.replace('_', ' ')}."
     elif verb.startswith("money_"):
         text = await admin_money.carry_out(context, user, confirmed.payload)
+    elif verb == "limits":
+        overrides = _overrides(confirmed.payload["reason"].split())
+        await services.db.transact(lambda uow: _set_limits(uow, who, UUID(target), overrides))
+        text = "Limits set." if any(vars(overrides).values()) else "Limits back to the platform's."
+    elif verb == "broadcast":
+        count = await services.db.transact(lambda uow: _broadcast(uow, who, confirmed.payload["reason"]))
+        text = f"Broadcast to {count} investor(s)."
     elif verb == "cancel_all":
         text = f"Cancelling {await _cancel_all(context, who)} open order(s)."
     else:
@@ -159,6 +189,44 @@ async def confirm_with_code(update: Update, context: BotContext, user: UserRecor
         what = "all trading" if con_id == 0 else f"trading in #{con_id}"
         text = f"Halted {what}." if verb == "halt" else f"Resumed {what}."
     await context.bot.send_message(user.telegram_id, text)
+
+
+LIMIT_WORDS = {"orders": "orders_per_minute", "notional": "max_order_notional", "withdraw": "withdrawal_daily_limit"}
+
+
+def _limits(words: list[str]) -> list[str]:
+    """`orders=N notional=USD withdraw=USD`, or `reset`: checked now, applied once the code confirms."""
+    if words == ["reset"]:
+        return []
+    _overrides(words)
+    return words
+
+
+def _overrides(words: list[str]) -> Overrides:
+    values: dict[str, object] = {}
+    for word in words:
+        name, _, value = word.partition("=")
+        if name not in LIMIT_WORDS or not re.fullmatch(r"\d{1,12}", value):
+            raise InvalidCommand(f"I cannot read the limit {word!r}", USER_USAGE)
+        values[LIMIT_WORDS[name]] = int(value) if name == "orders" else Decimal(value)
+    return Overrides(**values)  # type: ignore[arg-type]
+
+
+async def _set_limits(uow: UnitOfWork, who: str, user_id: UUID, overrides: Overrides) -> None:
+    await set_overrides(uow, user_id, overrides)
+    await audit.record(uow, who, "account.limits", user_id, **{k: v for k, v in vars(overrides).items() if v})
+
+
+async def _broadcast(uow: UnitOfWork, who: str, text: str) -> int:
+    audience = await notifications.audience(uow, "broadcast")
+    key = f"broadcast/{uow.ids.new_id()}"
+    await publish(
+        uow,
+        [Message("news.broadcast", f"{key}/{owner}", {"owner_id": str(owner), "text": text, "mode": mode})
+         for owner, mode in audience],
+    )  # fmt: skip
+    await audit.record(uow, who, "news.broadcast", key, audience=len(audience), text=text[:200])
+    return len(audience)
 
 
 async def _wait_for_code(context: BotContext, admin_user: UserRecord, payload: dict[str, str]) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from broker import halts
 from core import audit, user_service
+from core.limits import limits_of
 from core.users import Role
 from ledger import operations
 from ledger.accounts import AccountKind, Asset
@@ -87,7 +88,13 @@ async def test_an_admin_approves_a_withdrawal_and_halts_trading_each_with_a_fres
     await chat.press(unfreeze, "Unfreeze")
     assert "The account is now active" in (await chat.send(code()))[0]["text"]
 
+    await chat.send(f"/user {INVESTOR} limits orders=3 withdraw=500")
+    assert "Limits set." in (await chat.send(code()))[0]["text"]
+    limits = await bot.services.db.transact(lambda uow: limits_of(uow, bot.services.settings, owner), readonly=True)
+    assert (limits.orders_per_minute, limits.withdrawal_daily_limit) == (3, Decimal(500))
+
     trail = await bot.services.db.transact(_trail, readonly=True)
+    assert ("account.limits", f"admin:{admin_id}") in trail
     assert ("account.freeze", f"admin:{admin_id}") in trail and ("account.viewed", f"admin:{admin_id}") in trail
     assert ("withdrawal.approved", f"admin:{admin_id}") in trail and ("trading.halted", f"admin:{admin_id}") in trail
     assert (await bot.services.db.transact(audit.verify, readonly=True)).whole
@@ -147,3 +154,27 @@ async def _cash(uow: Any, owner: Any) -> Decimal:
 async def _status(bot: BotDesk, withdrawal_id: Any, status: WithdrawalStatus) -> bool:
     record = await bot.services.db.transact(lambda uow: withdrawals.get(uow, withdrawal_id), readonly=True)
     return record.status is status
+
+
+async def test_a_broadcast_reaches_the_investors_who_did_not_turn_it_off(trading_bot: BotDesk) -> None:
+    bot, clock = trading_bot, trading_bot.clock
+    listening, quiet = bot.chat(8601), bot.chat(8602)
+    for chat in (listening, quiet):
+        await onboard(chat)
+    assert (
+        "broadcast (news and announcements from the platform): off"
+        in (await quiet.send("/notifications broadcast off"))[0]["text"]
+    )
+    chat = bot.chat(ADMIN)
+    await onboard(chat)
+    secret = await enrol(bot, chat)
+    admin_id = await _user_id(bot, ADMIN)
+    await bot.services.db.transact(lambda uow: user_service.set_role(uow, admin_id, Role.ADMIN))
+    await chat.send("/broadcast Markets close early on <Friday> & Monday")
+    clock.advance(timedelta(seconds=30))
+    assert "Broadcast to 1 investor(s)" in (await chat.send(pyotp.TOTP(secret).at(clock.now())))[0]["text"]
+    await eventually(lambda: listening.saw("Markets close early on <Friday> & Monday"), what="the broadcast")
+    await quiet.replies(0)
+    assert not await quiet.saw("Markets close early")
+    trail = await bot.services.db.transact(_trail, readonly=True)
+    assert ("news.broadcast", f"admin:{admin_id}") in trail
