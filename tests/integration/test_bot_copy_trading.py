@@ -34,10 +34,10 @@ async def test_lead_find_copy_mirror_and_stop_from_the_chat(trading_bot: BotDesk
     assert "how much to put in" in flow["text"]
     for label in ("$5,000", "In proportion", "No maximum", "20%", "No", "New trades only"):
         await bob.press(flow, label, replies=0)
-        flow = await _message(bob, flow["message_id"])
+        flow = await _edited(bob, flow)
     assert "Copy Ada's trades with $5,000.00" in flow["text"] and "Stop-loss" in flow["text"]
     await bob.press(flow, "Confirm", replies=0)
-    assert "send the 6-digit code" in (await _message(bob, flow["message_id"]))["text"]
+    assert "send the 6-digit code" in (await _edited(bob, flow))["text"]
     done = await bob.send(code(trading_bot, bob_secret))
     assert "You now copy Ada" in done[0]["text"]
 
@@ -45,6 +45,7 @@ async def test_lead_find_copy_mirror_and_stop_from_the_chat(trading_bot: BotDesk
     preview = (await carol.send("/follow @ada alerts"))[0]
     assert "Nothing is traded" in preview["text"]
     await carol.press(preview, "Confirm", replies=0)
+    await _edited(carol, preview)  # the press is handled: the next code confirms the follow
     assert "You now follow" in (await carol.send(code(trading_bot, carol_secret)))[0]["text"]
 
     await ada.send("/buy AAPL 10")  # trading is locked: the code unlocks it and shows the preview
@@ -69,9 +70,18 @@ async def test_lead_find_copy_mirror_and_stop_from_the_chat(trading_bot: BotDesk
     await desk.assert_matches_simulator()
 
 
-async def _message(chat: Chat, message_id: int) -> dict[str, Any]:
-    """A message of the bot as it reads now (edits applied)."""
-    return next(m for m in await chat.messages() if m["message_id"] == message_id)
+async def _edited(chat: Chat, shown: dict[str, Any]) -> dict[str, Any]:
+    """The bot's message once the bot has edited it (its text changed from what was shown)."""
+
+    async def now() -> dict[str, Any]:
+        return next(m for m in await chat.messages() if m["message_id"] == shown["message_id"])
+
+    await eventually(lambda: _differs(now, shown["text"]), what="the message edited")
+    return await now()
+
+
+async def _differs(now: Any, text: str) -> bool:
+    return bool((await now())["text"] != text)
 
 
 async def _user_id(bot: BotDesk, telegram_id: int) -> Any:

@@ -33,6 +33,7 @@ async def test_bank_deposit_trade_settle_withdraw_approve_and_pay(trading_bot: B
     added = await chat.send(code())
     assert "Added IBAN ...3000" in added[0]["text"]
     await eventually(lambda: chat.saw("A bank account was added"), what="the security notice")
+    await chat.replies(0)  # the notice is read: the next reply is the next command's
 
     instructions = (await chat.send("/deposit 5000"))[0]["text"]
     assert "Reference  OM" in instructions and "DE89370400440532013000" in instructions
@@ -58,6 +59,7 @@ async def test_bank_deposit_trade_settle_withdraw_approve_and_pay(trading_bot: B
     picking = (await chat.send("/withdraw 2000"))[0]
     assert "to which account" in picking["text"] and "up to $4,99" in picking["text"]  # a round trip's cost less
     await chat.press(picking, "IBAN ...3000", replies=0)
+    await eventually(lambda: chat.saw("to confirm, send the 6-digit code"), what="the account picked")
     done = await chat.send(code())
     assert "waiting for a review" in done[-1]["text"]  # over the auto-approval threshold
 
