@@ -66,6 +66,7 @@ async def test_an_admin_approves_a_withdrawal_and_halts_trading_each_with_a_fres
     await chat.press(halt, "Halt all trading")
     assert "Halted all trading" in (await chat.send(code()))[0]["text"]
     assert "Trading is halted" in (await chat.press(menu, "Trading halt"))[0]["text"]
+    await eventually(lambda: investor.saw("was paid"), what="the payout paid and the investor told")
     report = (await chat.press(menu, "Platform report"))[0]["text"]
     # The approved $2,000 went out meanwhile (the sandbox bank pays after 30 s of the simulated clock).
     assert "Investors' cash: $3,000.00" in report and "Cash at the bank: $3,000.00" in report
@@ -98,7 +99,6 @@ async def test_an_admin_approves_a_withdrawal_and_halts_trading_each_with_a_fres
     assert ("account.freeze", f"admin:{admin_id}") in trail and ("account.viewed", f"admin:{admin_id}") in trail
     assert ("withdrawal.approved", f"admin:{admin_id}") in trail and ("trading.halted", f"admin:{admin_id}") in trail
     assert (await bot.services.db.transact(audit.verify, readonly=True)).whole
-    await eventually(lambda: investor.saw("was paid"), what="the investor told")
 
 
 async def _trail(uow: Any) -> list[tuple[str, str]]:
@@ -131,6 +131,8 @@ async def test_the_money_desk_records_a_deposit_matches_suspense_and_marks_a_pay
     assert "Recorded: $700.00 credited" in (await chat.send(code()))[0]["text"]
     stray = ProviderEvent("evt-stray", "transfer.received", tx_id="tx-stray", amount=Decimal(80), reference="?")
     await bot.services.payments.apply("sandbox", stray)
+    await eventually(lambda: chat.saw("Money in suspense: $80.00"), what="the admins told")
+    await chat.replies(0)  # the notice is read: the next reply is /money's
     overview = (await chat.send("/money"))[0]["text"]
     transfer = re.search(r"Suspense: \$80\.00 ref \? \(([0-9a-f-]{36})\)", overview)
     assert transfer is not None
@@ -143,8 +145,11 @@ async def test_the_money_desk_records_a_deposit_matches_suspense_and_marks_a_pay
     clock.advance(timedelta(days=8))  # past the bank account's cooldown and the deposits' hold
     withdrawal = await payments.withdraw(owner, account.id, Decimal(100), "small")
     await eventually(lambda: _status(bot, withdrawal.id, WithdrawalStatus.SUBMITTED), what="sent to the bank")
-    await chat.send(f"/money mark {withdrawal.id} settled paid per statement")
-    assert "Withdrawal of $100.00: settled" in (await chat.send(code()))[0]["text"]
+    clock.advance(timedelta(seconds=31))  # the sandbox bank pays it
+    await eventually(lambda: _status(bot, withdrawal.id, WithdrawalStatus.SETTLED), what="paid by the bank")
+    await chat.send(f"/money mark {withdrawal.id} returned account closed")  # as the bank statement shows
+    assert "Withdrawal of $100.00: returned" in (await chat.send(code()))[0]["text"]
+    assert (await bot.services.db.transact(lambda uow: _cash(uow, owner))) == Decimal(780)  # booked back
 
 
 async def _cash(uow: Any, owner: Any) -> Decimal:
