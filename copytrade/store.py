@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, Table, func, insert, select, update
+from sqlalchemy import Row, Table, insert, select, update
 
 from broker.order_states import OrderSide
 from core.bulk import upsert_rows
@@ -203,15 +203,6 @@ async def copy_graph(uow: UnitOfWork) -> list[tuple[UUID, UUID]]:
         COPIES.c.status != CopyStatus.STOPPED.value, COPIES.c.mode == CopyMode.COPY.value
     )
     return [(row.follower_id, row.leader_id) for row in await uow.connection.execute(query)]
-
-
-async def follower_counts(uow: UnitOfWork) -> dict[UUID, int]:
-    query = (
-        select(COPIES.c.leader_id, func.count())
-        .where(COPIES.c.status != CopyStatus.STOPPED.value)
-        .group_by(COPIES.c.leader_id)
-    )
-    return {leader: count for leader, count in (await uow.connection.execute(query)).tuples()}
 
 
 # ---- mirrors

@@ -26,10 +26,6 @@ class CopyStatus(StrEnum):
     STOPPING = "stopping"  # closing its positions; stopped once they are sold
     STOPPED = "stopped"
 
-    @property
-    def is_live(self) -> bool:
-        return self is not CopyStatus.STOPPED
-
 
 # The moves a copy may make; anything else is refused (a stopped copy stays stopped).
 COPY_MOVES: dict[CopyStatus, frozenset[CopyStatus]] = {
