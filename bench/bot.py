@@ -45,7 +45,8 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from bench.ledger import fresh_database
-from broker.connection import IBConnection, OrderTicket
+from broker.connection import IBConnection
+from broker.events import OrderTicket
 from broker.order_store import ORDERS
 from core import two_factor
 from core.clock import SystemClock

@@ -28,8 +28,8 @@ from typing import Any
 
 from ib_async import IB, MarketOrder, Stock
 
-from broker.connection import IBConnection, OrderTicket
-from broker.events import BrokerEvent, OrderAcknowledged, OrderFilled
+from broker.connection import IBConnection
+from broker.events import BrokerEvent, OrderAcknowledged, OrderFilled, OrderTicket
 from core.clock import SystemClock
 from core.config import Settings
 

@@ -22,7 +22,7 @@ MODES = ("on", "silent", "off")
 
 async def modes_of(uow: UnitOfWork, user_id: UUID) -> dict[str, str]:
     query = select(SETTINGS.c.kind, SETTINGS.c.mode).where(SETTINGS.c.user_id == user_id)
-    chosen = dict((await uow.connection.execute(query)).tuples().all())
+    chosen = dict((await uow.connection.execute(query)).all())
     return {kind: chosen.get(kind, "on") for kind in KINDS}
 
 
@@ -38,6 +38,4 @@ async def audience(uow: UnitOfWork, kind: str) -> list[tuple[UUID, str]]:
         .outerjoin(SETTINGS, (SETTINGS.c.user_id == USERS.c.id) & (SETTINGS.c.kind == kind))
         .where(USERS.c.status == UserStatus.ACTIVE.value, USERS.c.role == Role.INVESTOR.value)
     )
-    return [
-        (user_id, mode or "on") for user_id, mode in (await uow.connection.execute(query)).tuples() if mode != "off"
-    ]
+    return [(user_id, mode or "on") for user_id, mode in (await uow.connection.execute(query)) if mode != "off"]

@@ -16,7 +16,6 @@ import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -29,25 +28,14 @@ from core.config import Settings
 from core.errors import BrokerUnavailable
 from ledger.money import from_broker_float
 
-from .events import BrokerEvent, BrokerStatus, ConnectionChanged, ConnectionState, ExecutionSeen
+from .events import BrokerEvent, BrokerStatus, ConnectionChanged, ConnectionState, ExecutionSeen, OrderTicket
+from .link_health import LinkHealth
 from .translation import NOT_ERRORS, EventTranslator
 
 log = logging.getLogger("omnibot.broker")
 
 Subscriber = Callable[[BrokerEvent], Awaitable[None]]
 CONNECTIVITY_LOST, RESTORED_DATA_LOST, RESTORED_DATA_KEPT = 1100, 1101, 1102
-
-
-@dataclass(frozen=True, slots=True)
-class OrderTicket:
-    """An order for IB, named by our `order_ref` (the block id)."""
-
-    order_ref: str
-    con_id: int
-    side: str  # BUY or SELL
-    quantity: Decimal
-    limit_price: Decimal | None = None  # None: a market order
-    tif: str = "DAY"
 
 
 class IBConnection:
@@ -91,6 +79,7 @@ class IBConnection:
         self.ib.client.throttleStart += lambda: setattr(self, "_throttling", True)
         self.ib.client.throttleEnd += lambda: setattr(self, "_throttling", False)
         self.market_data_resubscribe: Callable[[], None] = lambda: None  # set by the market data service
+        self.health = LinkHealth(self.ib)
 
     # ---- lifecycle
 
@@ -101,6 +90,7 @@ class IBConnection:
         self._tasks = [
             asyncio.create_task(self._keep_connected(), name="ib connection"),
             asyncio.create_task(self._dispatch(), name="ib events"),
+            asyncio.create_task(self.health.run(), name="ib traffic"),
         ]
 
     async def stop(self) -> None:
@@ -125,6 +115,10 @@ class IBConnection:
     def account(self) -> str:
         return self._settings.ib_account or next(iter(self.ib.managedAccounts()), "")
 
+    @property
+    def state(self) -> ConnectionState:
+        return self._state
+
     def status(self) -> BrokerStatus:
         stats = self.ib.client.connectionStats() if self.ib.isConnected() else None
         return BrokerStatus(
@@ -132,6 +126,7 @@ class IBConnection:
             last_error=self._last_error,
             connected_since=self._connected_since,
             messages_sent=stats.numMsgSent if stats else 0,
+            traffic=self.health.traffic(),
             throttling=self._throttling,
             orders_in_flight=sum(1 for trade in self.ib.openTrades() if trade.order.orderRef),
         )

@@ -111,11 +111,18 @@ class MarginImpact:
 
 
 @dataclass(frozen=True, slots=True)
+class Traffic:
+    sent_per_second: float
+    received_per_second: float
+
+
+@dataclass(frozen=True, slots=True)
 class BrokerStatus:
     state: ConnectionState
     last_error: str | None
     connected_since: datetime | None
     messages_sent: int
+    traffic: Traffic  # messages a second each way over the last minute
     throttling: bool
     orders_in_flight: int
 
@@ -129,3 +136,15 @@ class ExecutionSeen:
     con_id: int
     shares: Decimal  # signed: bought positive, sold negative
     at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OrderTicket:
+    """An order for IB, named by our `order_ref` (the block id)."""
+
+    order_ref: str
+    con_id: int
+    side: str  # BUY or SELL
+    quantity: Decimal
+    limit_price: Decimal | None = None  # None: a market order
+    tif: str = "DAY"

@@ -9,8 +9,8 @@ from ib_async import LimitOrder, MarketOrder, Order, Stock
 from core.errors import BrokerRequestFailed
 from ledger.money import from_broker_float
 
-from .connection import IBConnection, OrderTicket
-from .events import MarginImpact
+from .connection import IBConnection
+from .events import MarginImpact, OrderTicket
 
 
 class OmnibusAccount:

@@ -89,7 +89,7 @@ async def _books(uow: UnitOfWork) -> tuple[dict[int, Decimal], Decimal]:
         )
     )
     positions, cash = {}, Decimal(0)
-    for kind, con_id, balance in rows.tuples():
+    for kind, con_id, balance in rows:
         if kind == AccountKind.BROKER_POSITION.value:
             if balance:
                 positions[con_id] = balance

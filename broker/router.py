@@ -26,7 +26,7 @@ from ledger.money import ZERO, product
 
 from . import fills, margin_service
 from . import order_store as store
-from .connection import IBConnection, OrderTicket
+from .connection import IBConnection
 from .events import (
     BrokerEvent,
     ConnectionChanged,
@@ -35,6 +35,7 @@ from .events import (
     OrderCancelled,
     OrderFilled,
     OrderRejected,
+    OrderTicket,
 )
 from .omnibus import OmnibusAccount
 from .order_states import OrderSide, OrderStatus, TimeInForce
@@ -100,7 +101,7 @@ class Router:
 
     async def route_due(self) -> list[BlockRecord]:
         """Send every block whose window has closed; the blocks sent."""
-        if self._connection.status().state is not ConnectionState.READY:
+        if self._connection.state is not ConnectionState.READY:
             return []  # they go when the connection is back (resume)
         blocks = await self._db.transact(self._claim_due)
         for block in blocks:

@@ -66,9 +66,9 @@ async def daily_equity(uow: UnitOfWork, owner_id: UUID) -> list[DailyEquity]:
         )
     )
     per_day: dict[date, Decimal] = defaultdict(Decimal)
-    for at, amount in flows.tuples():
+    for at, amount in flows:
         per_day[trade_date(at)] -= amount  # investor cash is credit-normal: a credit (negative) is money in
-    return [DailyEquity(day, equity, per_day.get(day, Decimal(0))) for day, equity in points.tuples()]
+    return [DailyEquity(day, equity, per_day.get(day, Decimal(0))) for day, equity in points]
 
 
 async def own_fills(uow: UnitOfWork, owner_id: UUID) -> list[Fill]:
@@ -136,6 +136,6 @@ async def _following(uow: UnitOfWork, leader_ids: list[UUID]) -> tuple[dict[UUID
         .group_by(COPIES.c.leader_id)
     )
     counts, money = {}, {}
-    for leader_id, count, invested in rows.tuples():
+    for leader_id, count, invested in rows:
         counts[leader_id], money[leader_id] = count, Decimal(invested or 0)
     return counts, money

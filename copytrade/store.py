@@ -143,7 +143,7 @@ async def leaders(uow: UnitOfWork, status: LeaderStatus) -> list[LeaderRecord]:
 async def aliases_of(uow: UnitOfWork, user_ids: Iterable[UUID]) -> dict[UUID, str]:
     ids = sorted(set(user_ids))
     query = select(LEADERS.c.user_id, LEADERS.c.alias).where(in_list(LEADERS.c.user_id, "ids"))
-    return dict((await uow.connection.execute(query, {"ids": ids})).tuples().all()) if ids else {}
+    return dict((await uow.connection.execute(query, {"ids": ids})).all()) if ids else {}
 
 
 async def leaders_among(uow: UnitOfWork, user_ids: Iterable[UUID]) -> set[UUID]:

@@ -1,16 +1,27 @@
 """Settings, read from the environment (prefix OMNIBOT_) and an optional `.env` file.
 
 Every setting is documented in docs/configuration.md; a test keeps the two in step.
-Secrets are `SecretStr`, so printing the settings never shows them.
+Secrets are `SecretStr`, so printing the settings never shows them. Any setting may instead come from a file,
+named by `OMNIBOT_<NAME>_FILE` (Docker's and Kubernetes' secrets), so a secret need not sit in the environment.
 """
 
 from __future__ import annotations
 
+import os
 from decimal import Decimal
-from typing import Literal
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from core.errors import ConfigurationError
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./omnibot.db"
 
@@ -94,7 +105,56 @@ class Settings(BaseSettings):
     bot_commands_per_minute: int = Field(default=30, ge=1)
     bot_confirm_seconds: int = Field(default=120, ge=10, le=3600)
     kyc_auto_approve: bool = False
+    # Telegram ids made admins when they /start (and at every start of the bot): "111,222".
+    admin_telegram_ids: Annotated[frozenset[int], NoDecode] = frozenset()
 
     audit_key: SecretStr | None = None
     encryption_keys: SecretStr | None = None
     blind_index_key: SecretStr | None = None
+
+    @field_validator("admin_telegram_ids", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(int(part) for part in value.replace(" ", "").split(",") if part)
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, FromFiles(settings_cls), dotenv_settings
+
+
+class FromFiles(PydanticBaseSettingsSource):
+    """`OMNIBOT_<NAME>_FILE=/run/secrets/name`: the setting is that file's content, without its final newline."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # __call__ reads them all
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name in self.settings_cls.model_fields:
+            variable = f"OMNIBOT_{name.upper()}_FILE"
+            path = os.environ.get(variable)
+            if not path:
+                continue
+            try:
+                values[name] = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+            except OSError as exc:
+                raise ConfigurationError(f"{variable}: cannot read {path} ({exc.strerror})") from None
+        return values
+
+
+def load_settings() -> Settings:
+    """The settings from the environment, or a ConfigurationError naming each setting that is wrong."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = [f"OMNIBOT_{'_'.join(map(str, error['loc'])).upper()}: {error['msg']}" for error in exc.errors()]
+        raise ConfigurationError("; ".join(problems)) from None

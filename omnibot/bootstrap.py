@@ -26,8 +26,9 @@ from broker.orders import Trading
 from broker.reconciler import Reconciler
 from broker.router import Router
 from copytrade.desk import CopyDesk
+from core import admins, redaction
 from core.clock import Clock, SystemClock
-from core.config import Settings
+from core.config import Settings, load_settings
 from core.crypto import FieldCipher
 from core.db import Database, UnitOfWork
 from core.ids import IdGenerator, Uuid7Generator
@@ -58,7 +59,8 @@ class Platform:
 def bootstrap(
     settings: Settings | None = None, *, clock: Clock | None = None, ids: IdGenerator | None = None
 ) -> Platform:
-    settings = settings or Settings()
+    settings = settings or load_settings()
+    redaction.install(settings)
     clock = clock or SystemClock()
     ids = ids or Uuid7Generator(clock)
     return Platform(settings, clock, ids, Database.from_settings(settings, clock=clock, ids=ids))
@@ -117,6 +119,7 @@ async def running(platform: Platform, *, token: str, base_url: str) -> AsyncIter
     services = Services(settings, db, clock, platform.field_cipher(), broker, payments)
     application = build_application(services, token, base_url)
     notifier = Notifier(services, application.bot)
+    await db.transact(lambda uow: admins.grant_configured(uow, settings))  # OMNIBOT_ADMIN_TELEGRAM_IDS
     await connection.start()
     router.start()
     copies.start()

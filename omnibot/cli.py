@@ -15,7 +15,7 @@ from typing import Any
 
 from broker.sim.admin import AdminEndpoint
 from broker.sim.gateway import GatewaySimulator
-from core import audit
+from core import admins, audit
 from core.crypto import generate_key
 from core.errors import AuditBroken, ConfigurationError, OmnibotError
 from core.key_rotation import rotate_keys
@@ -27,12 +27,12 @@ from omnibot.schema import metadata
 log = logging.getLogger("omnibot")
 
 
-async def _migrate(platform: Platform) -> None:
+async def _migrate(platform: Platform, _args: argparse.Namespace) -> None:
     await migrations.upgrade(platform.db)
     log.info("database at revision %s", await migrations.current_revision(platform.db))
 
 
-async def _rotate(platform: Platform) -> None:
+async def _rotate(platform: Platform, _args: argparse.Namespace) -> None:
     keyring = platform.field_cipher().keyring
     report = await rotate_keys(platform.db, keyring, metadata)
     log.info(
@@ -44,7 +44,7 @@ async def _rotate(platform: Platform) -> None:
     )
 
 
-async def _verify_audit(platform: Platform) -> None:
+async def _verify_audit(platform: Platform, _args: argparse.Namespace) -> None:
     checked = await platform.db.transact(audit.verify, readonly=True)
     if not checked.whole:
         raise AuditBroken(checked.rows, checked.broken_at)
@@ -52,14 +52,24 @@ async def _verify_audit(platform: Platform) -> None:
     log.info("audit trail whole: %d events, %s chain, head %s", checked.rows, keyed, checked.head)
 
 
+async def _admin(platform: Platform, args: argparse.Namespace) -> None:
+    if args.admin_command == "list":
+        for user in await platform.db.transact(admins.admins, readonly=True):
+            print(f"{user.telegram_id}\t{user.status.value}")
+        return
+    granting = args.admin_command == "grant"
+    await platform.db.transact(lambda uow: admins.set_admin(uow, args.telegram_id, "operator", admin=granting))
+    log.info("%s is %s an admin", args.telegram_id, "now" if granting else "no longer")
+
+
 def _with_platform(
-    action: Callable[[Platform], Coroutine[Any, Any, None]],
+    action: Callable[[Platform, argparse.Namespace], Coroutine[Any, Any, None]],
 ) -> Callable[[argparse.Namespace], None]:
-    def run(_args: argparse.Namespace) -> None:
+    def run(args: argparse.Namespace) -> None:
         async def main() -> None:
             platform = bootstrap()
             try:
-                await action(platform)
+                await action(platform, args)
             finally:
                 await platform.close()
 
@@ -144,6 +154,14 @@ def parser() -> argparse.ArgumentParser:
     auditing.add_parser(
         "verify", help="recompute the hash chain: any edited, removed or inserted event shows"
     ).set_defaults(run=_with_platform(_verify_audit))
+    roles = commands.add_parser("admin", help="who may open the admin chat").add_subparsers(
+        dest="admin_command", required=True
+    )
+    for verb, what in (("grant", "make an admin of"), ("revoke", "take the admin role from")):
+        command = roles.add_parser(verb, help=f"{what} the user with this Telegram id (after their /start)")
+        command.add_argument("telegram_id", type=int)
+        command.set_defaults(run=_with_platform(_admin))
+    roles.add_parser("list", help="the admins' Telegram ids").set_defaults(run=_with_platform(_admin))
     payments_cli.add_commands(commands)
     return root
 

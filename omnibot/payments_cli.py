@@ -1,4 +1,4 @@
-"""`omnibot payments ...`: the operator's hand on payments until the admin chat has its buttons (issue 8):
+"""`omnibot payments ...`: the operator's hand on payments from a shell (the admin chat's /money does the same):
 review withdrawals, export the manual provider's payment files and report what the bank did, record deposits
 and match money in suspense, and record transfers between the bank and IB."""
 

@@ -73,7 +73,7 @@ async def in_transit(uow: UnitOfWork) -> InTransit:
         .where(TRANSFERS.c.status == SENT)
         .group_by(TRANSFERS.c.direction)
     )
-    sums = {direction: Decimal(total) for direction, total in (await uow.connection.execute(query)).tuples()}
+    sums = {direction: Decimal(total) for direction, total in (await uow.connection.execute(query))}
     return InTransit(sums.get(TO_IB, ZERO), sums.get(FROM_IB, ZERO))
 
 
@@ -86,7 +86,7 @@ async def cash_positions(uow: UnitOfWork) -> CashPositions:
         )
         .group_by(ACCOUNTS.c.kind)
     )
-    sums = {kind: Decimal(total) for kind, total in (await uow.connection.execute(query)).tuples()}
+    sums = {kind: Decimal(total) for kind, total in (await uow.connection.execute(query))}
     return CashPositions(
         sums.get(AccountKind.BANK.value, ZERO), sums.get(AccountKind.BROKER_CASH.value, ZERO), await in_transit(uow)
     )

@@ -118,7 +118,8 @@ async def review(
 ) -> WithdrawalRecord:
     record = await get(uow, withdrawal_id, lock=True)
     target = WithdrawalStatus.APPROVED if approve else WithdrawalStatus.REJECTED
-    why = f"{'approved' if approve else 'rejected'} by {admin}: {reason}".strip(": ")
+    # The reason is told to the investor; who reviewed is kept in the audit trail (the actor), not shown.
+    why = reason.strip() or f"{'approved' if approve else 'rejected'} by an admin"
     return await move(uow, record, target, why, actor=admin)
 
 

@@ -164,7 +164,8 @@ async def confirm_with_code(update: Update, context: BotContext, user: UserRecor
     confirmed = await take_confirmed(context, user, CONFIRM, code)
     verb, target, who = confirmed.payload["verb"], confirmed.payload["target"], f"admin:{user.id}"
     if verb in ("approve", "reject"):
-        record = await services.payments.review(UUID(target), approve=verb == "approve", admin=who)
+        reason = confirmed.payload.get("reason", "")
+        record = await services.payments.review(UUID(target), approve=verb == "approve", admin=who, reason=reason)
         text = f"Withdrawal of {usd(record.amount)}: {record.status.value.replace('_', ' ')}."
     elif verb in Review.__members__.values():
         reason = confirmed.payload.get("reason") or "by an admin"

@@ -6,6 +6,7 @@ under the admin's name.
     /money match TRANSFER_ID TELEGRAM_ID          money in suspense is this investor's
     /money export                                 the approved payouts as pain.001 and ACH CSV files
     /money mark WITHDRAWAL_ID sent|settled|failed|returned [REASON]
+    /money approve|reject WITHDRAWAL_ID [REASON]  a withdrawal waiting for a review, with the reason told
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ from payments.states import WithdrawalStatus
 from ..context import BotContext
 from ..render import esc, usd
 
-USAGE = "/money [record TELEGRAM_ID AMOUNT BANK_REF | match TRANSFER_ID TELEGRAM_ID | export | mark ID OUTCOME]"
+USAGE = (
+    "/money [record TELEGRAM_ID AMOUNT BANK_REF | match TRANSFER_ID TELEGRAM_ID | export | mark ID OUTCOME"
+    " | approve ID | reject ID REASON]"
+)
 MARKS = {
     "sent": WithdrawalStatus.SUBMITTED,
     "settled": WithdrawalStatus.SETTLED,
@@ -54,6 +58,8 @@ def plan(words: list[str]) -> dict[str, str]:
         return {"verb": "money_match", "target": str(_uuid(words[1])), "reason": words[2]}
     if verb == "export" and len(words) == 1:
         return {"verb": "money_export", "target": "all", "reason": ""}
+    if verb in ("approve", "reject") and len(words) >= 2:  # carried out by admin.confirm_with_code
+        return {"verb": verb, "target": str(_uuid(words[1])), "reason": " ".join(words[2:])[:300]}
     if verb == "mark" and len(words) >= 3 and words[2].lower() in MARKS:
         return {"verb": "money_mark", "target": str(_uuid(words[1])), "outcome": words[2].lower(),
                 "reason": " ".join(words[3:])}  # fmt: skip

@@ -3,6 +3,9 @@ the report, an investor's card, the audit log), each with the buttons that act o
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
@@ -10,6 +13,8 @@ from sqlalchemy import func, select
 from telegram import InlineKeyboardButton
 
 from broker import halts
+from broker.events import Quote
+from broker.market_data import MarketData
 from core import audit, two_factor, user_service
 from core.crypto import FieldCipher
 from core.db import UnitOfWork
@@ -17,6 +22,7 @@ from core.models import User
 from core.users import UserRecord, UserStatus
 from ledger.accounts import AccountKind, Asset
 from ledger.instruments import symbols_of
+from ledger.money import ZERO
 from ledger.reconciliation import open_breaks
 from ledger.service import open_account
 from ledger.store import ACCOUNTS
@@ -43,6 +49,8 @@ async def withdrawals_screen(context: BotContext) -> Screen:
             InlineKeyboardButton(f"Approve {number}", callback_data=f"aa:approve:{record.id}"),
             InlineKeyboardButton(f"Reject {number}", callback_data=f"aa:reject:{record.id}"),
         ])  # fmt: skip
+    lines.append("To give the investor a reason: <code>/money reject ID REASON</code> with the ID of:")
+    lines += [f"{number}. <code>{record.id}</code>" for number, record in enumerate(waiting, 1)]
     return "\n".join(lines), rows
 
 
@@ -65,28 +73,83 @@ async def halt_screen(context: BotContext) -> Screen:
     return "Trading is open.", [[InlineKeyboardButton("Halt all trading", callback_data="aa:halt:all")]]
 
 
-async def report_screen(context: BotContext) -> Screen:
-    async def read(uow: UnitOfWork) -> str:
-        users = dict(
-            (await uow.connection.execute(select(User.status, func.count()).group_by(User.status))).tuples().all()
-        )
-        cash = await _sum(uow, AccountKind.INVESTOR_CASH)
-        positions = await funding.cash_positions(uow)
-        income = await _sum(uow, AccountKind.HOUSE_FEES) + await _sum(uow, AccountKind.HOUSE_COMMISSIONS)
-        people = ", ".join(
-            f"{count} {getattr(status, 'value', status)}" for status, count in sorted(users.items(), key=str)
-        )
-        return "\n".join([
-            "<b>Platform report</b>",
-            f"Users: {esc(people) or 'none'}",
-            f"Investors' cash: {usd(cash)}",
-            f"Cash at the bank: {usd(positions.at_bank)}, at IB: {usd(positions.at_ib)}",
-            f"In transit to IB: {usd(positions.in_transit.to_ib)}, from IB: {usd(positions.in_transit.from_ib)}",
-            f"House income: {usd(income)}",
-            f"Exposure at IB: {', '.join(await exposure(uow)) or 'none'}",
-        ])  # fmt: skip
+@dataclass(frozen=True)
+class _Books:
+    """The report's figures from the books, read in one transaction (prices come after it, from IB)."""
 
-    return await context.services.db.transact(read, readonly=True), []
+    users: str
+    investors_cash: Decimal
+    cash: funding.CashPositions
+    income: Decimal
+    investors_shares: dict[int, Decimal]  # by instrument, copies included
+    at_ib: dict[int, Decimal]  # the omnibus position per instrument: investors' and the house's
+    symbols: dict[int, str]
+
+
+async def report_screen(context: BotContext) -> Screen:
+    """Users, assets under management at market, cash at the bank and at IB, exposure by symbol, house income."""
+    books = await context.services.db.transact(_books, readonly=True)
+    prices = await _prices(context.services.broker.market, books.investors_shares.keys() | books.at_ib.keys())
+    unpriced = [con_id for con_id in books.investors_shares if con_id not in prices]
+    aum = books.investors_cash + sum(
+        (quantity * prices[con_id] for con_id, quantity in books.investors_shares.items() if con_id in prices),
+        ZERO,
+    )
+    missing = f" ({len(unpriced)} holdings without a price left out)" if unpriced else ""
+
+    def exposure(con_id: int, quantity: Decimal) -> str:
+        value = f" = {usd(quantity * prices[con_id])}" if con_id in prices else " (no price)"
+        return f"{esc(books.symbols.get(con_id, str(con_id)))} {shares(quantity)}{value}"
+
+    held = [exposure(con_id, quantity) for con_id, quantity in sorted(books.at_ib.items())]
+    cash = books.cash
+    return "\n".join([
+        "<b>Platform report</b>",
+        f"Users: {esc(books.users) or 'none'}",
+        f"Assets under management at market: {usd(aum)}{missing}",
+        f"Investors' cash: {usd(books.investors_cash)}",
+        f"Cash at the bank: {usd(cash.at_bank)}, at IB: {usd(cash.at_ib)}",
+        f"In transit to IB: {usd(cash.in_transit.to_ib)}, from IB: {usd(cash.in_transit.from_ib)}",
+        f"House income: {usd(books.income)}",
+        "Exposure at IB: " + ("\n  " + "\n  ".join(held) if held else "none"),
+    ]), []  # fmt: skip
+
+
+async def _books(uow: UnitOfWork) -> _Books:
+    counted = await uow.connection.execute(select(User.status, func.count()).group_by(User.status))
+    users = sorted(((getattr(status, "value", status), count) for status, count in counted), key=str)
+    investors_shares = await _shares(uow, AccountKind.INVESTOR_POSITION)
+    at_ib = await _shares(uow, AccountKind.BROKER_POSITION)
+    return _Books(
+        users=", ".join(f"{count} {status}" for status, count in users),
+        investors_cash=await _sum(uow, AccountKind.INVESTOR_CASH),
+        cash=await funding.cash_positions(uow),
+        income=await _sum(uow, AccountKind.HOUSE_FEES) + await _sum(uow, AccountKind.HOUSE_COMMISSIONS),
+        investors_shares=investors_shares,
+        at_ib=at_ib,
+        symbols=await symbols_of(uow, investors_shares.keys() | at_ib.keys()),
+    )
+
+
+async def _shares(uow: UnitOfWork, kind: AccountKind) -> dict[int, Decimal]:
+    """Shares per instrument over every account of the kind (none where they sum to zero)."""
+    query = (
+        select(ACCOUNTS.c.instrument_id, func.sum(ACCOUNTS.c.balance))
+        .where(ACCOUNTS.c.kind == kind.value, ACCOUNTS.c.balance != 0)
+        .group_by(ACCOUNTS.c.instrument_id)
+    )
+    return {con_id: Decimal(total) for con_id, total in (await uow.connection.execute(query)) if total}
+
+
+async def _prices(market: MarketData, con_ids: Iterable[int]) -> dict[int, Decimal]:
+    """The last price (else the close) of each instrument IB can price now; one that it cannot is left out."""
+    wanted = sorted(con_ids)
+    quotes = await asyncio.gather(*(market.quote(con_id) for con_id in wanted), return_exceptions=True)
+    return {
+        con_id: price
+        for con_id, quote in zip(wanted, quotes, strict=True)
+        if isinstance(quote, Quote) and (price := quote.last or quote.close)
+    }
 
 
 async def _sum(uow: UnitOfWork, kind: AccountKind) -> Decimal:
@@ -123,14 +186,19 @@ def _age(span: timedelta) -> str:
 
 async def broker_screen(context: BotContext) -> Screen:
     """The IB connection as the broker part sees it now."""
-    broker = context.services.broker
-    status = broker.connection.status()
+    connection = context.services.broker.connection
+    status = connection.status()
     since = f"{status.connected_since:%Y-%m-%d %H:%M} UTC" if status.connected_since else "-"
+    round_trip = await connection.health.round_trip_ms()
+    traffic = status.traffic
     lines = [
         "<b>Broker</b>",
         f"Connection: {status.state.value} since {since}",
         f"Last error: {esc(status.last_error or 'none')}",
-        f"Messages sent: {status.messages_sent}{' (pacing now)' if status.throttling else ''}",
+        f"Round trip to IB: {f'{round_trip:.1f} ms' if round_trip is not None else 'no answer'}",
+        f"Messages a second (last minute): {traffic.sent_per_second:.1f} sent, "
+        f"{traffic.received_per_second:.1f} received; {status.messages_sent} sent in all"
+        f"{' (pacing now)' if status.throttling else ''}",
         f"Orders in flight: {status.orders_in_flight}",
     ]
     return "\n".join(lines), [[InlineKeyboardButton("Cancel all open orders", callback_data="aa:cancel_all:all")]]
@@ -161,15 +229,3 @@ async def audit_screen(context: BotContext) -> Screen:
         return "\n".join(lines)
 
     return await services.db.transact(read, readonly=True), []
-
-
-async def exposure(uow: UnitOfWork) -> list[str]:
-    """Shares held at IB per instrument, as the books have them."""
-    rows = await uow.connection.execute(
-        select(ACCOUNTS.c.instrument_id, ACCOUNTS.c.balance).where(
-            ACCOUNTS.c.kind == AccountKind.BROKER_POSITION.value, ACCOUNTS.c.balance != 0
-        )
-    )
-    held = dict(rows.tuples().all())
-    symbols = await symbols_of(uow, held)
-    return [f"{esc(symbols.get(con_id, con_id))} {shares(quantity)}" for con_id, quantity in sorted(held.items())]

@@ -6,11 +6,11 @@ from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
-from core import onboarding, two_factor, user_service
+from core import admins, onboarding, two_factor, user_service
 from core.db import UnitOfWork
 from core.errors import OnboardingAnswerRefused
 from core.onboarding import QUESTIONNAIRE, Step
-from core.users import UserRecord, UserStatus
+from core.users import Role, UserRecord, UserStatus
 
 from .. import notifier
 from ..context import BotContext
@@ -36,10 +36,14 @@ async def start(update: Update, context: BotContext, _user: UserRecord | None) -
     sender = update.effective_user
     assert sender is not None
     assert update.effective_message is not None
+    settings = context.services.settings
 
     async def begin(uow: UnitOfWork) -> onboarding.Progress:
         await notifier.unblocked(uow, sender.id)  # writing again: they can be written to
-        return await onboarding.begin(uow, sender.id, sender.language_code or "en")
+        progress = await onboarding.begin(uow, sender.id, sender.language_code or "en")
+        if sender.id in settings.admin_telegram_ids and progress.user.role is not Role.ADMIN:
+            await admins.grant_configured(uow, settings, {sender.id})
+        return progress
 
     progress = await context.services.db.transact(begin)
     await update.effective_message.reply_text(**prompt(progress.step, progress.user))

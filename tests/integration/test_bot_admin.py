@@ -3,7 +3,9 @@ a fresh code and go into the audit trail under the admin's name; the report and 
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -11,6 +13,7 @@ from typing import Any
 import pyotp
 from sqlalchemy import select
 
+from bot.render import usd
 from broker import halts
 from core import audit, user_service
 from core.limits import limits_of
@@ -22,7 +25,8 @@ from payments import withdrawals
 from payments.bank_details import iban_details
 from payments.providers.base import ProviderEvent
 from payments.states import WithdrawalStatus
-from tests.botchat import BotDesk, enrol, onboard
+from tests.botchat import BotDesk, Chat, enrol, onboard
+from tests.integration.trading_desk import Desk
 from tests.support import eventually
 
 ADMIN, INVESTOR = 8501, 8502
@@ -42,15 +46,7 @@ async def test_an_admin_approves_a_withdrawal_and_halts_trading_each_with_a_fres
     withdrawal = await payments.withdraw(owner, account.id, Decimal(2000), "big")
     assert withdrawal.status is WithdrawalStatus.PENDING_REVIEW
 
-    chat = bot.chat(ADMIN)
-    await onboard(chat)
-    secret = await enrol(bot, chat)
-    admin_id = await _user_id(bot, ADMIN)
-    await bot.services.db.transact(lambda uow: user_service.set_role(uow, admin_id, Role.ADMIN))
-
-    def code() -> str:
-        clock.advance(timedelta(seconds=30))
-        return pyotp.TOTP(secret).at(clock.now())
+    chat, code, admin_id = await _admin(bot)
 
     menu = (await chat.send("/admin"))[0]
     assert [label for label, _data in menu["buttons"]][:2] == ["Withdrawals to review", "Reconciliation breaks"]
@@ -60,6 +56,10 @@ async def test_an_admin_approves_a_withdrawal_and_halts_trading_each_with_a_fres
     assert "send a fresh code" in asked[0]["text"]
     done = await chat.send(code())
     assert "Withdrawal of $2,000.00: approved" in done[0]["text"]
+    second = await payments.withdraw(owner, account.id, Decimal(1500), "another")
+    await chat.send(f"/money reject {second.id} the bank details need checking")
+    assert "Withdrawal of $1,500.00: rejected" in (await chat.send(code()))[0]["text"]
+    await eventually(lambda: investor.saw("refused (the bank details need checking)"), what="the reason told")
 
     halt = (await chat.press(menu, "Trading halt"))[0]
     assert "Trading is open" in halt["text"]
@@ -106,6 +106,21 @@ async def _trail(uow: Any) -> list[tuple[str, str]]:
     return [(action, actor) for action, actor in rows]
 
 
+async def _admin(bot: BotDesk) -> tuple[Chat, Callable[[], str], Any]:
+    """The admin's chat, onboarded with two-factor; a source of fresh codes (each 30 s on); the admin's id."""
+    chat = bot.chat(ADMIN)
+    await onboard(chat)
+    secret = await enrol(bot, chat)
+    admin_id = await _user_id(bot, ADMIN)
+    await bot.services.db.transact(lambda uow: user_service.set_role(uow, admin_id, Role.ADMIN))
+
+    def code() -> str:
+        bot.clock.advance(timedelta(seconds=30))
+        return pyotp.TOTP(secret).at(bot.clock.now())
+
+    return chat, code, admin_id
+
+
 async def _user_id(bot: BotDesk, telegram_id: int) -> Any:
     user = await bot.services.db.transact(lambda uow: user_service.find_by_telegram_id(uow, telegram_id))
     assert user is not None
@@ -117,15 +132,7 @@ async def test_the_money_desk_records_a_deposit_matches_suspense_and_marks_a_pay
     investor = bot.chat(INVESTOR)
     await onboard(investor)
     owner = await _user_id(bot, INVESTOR)
-    chat = bot.chat(ADMIN)
-    await onboard(chat)
-    secret = await enrol(bot, chat)
-    admin_id = await _user_id(bot, ADMIN)
-    await bot.services.db.transact(lambda uow: user_service.set_role(uow, admin_id, Role.ADMIN))
-
-    def code() -> str:
-        clock.advance(timedelta(seconds=30))
-        return pyotp.TOTP(secret).at(clock.now())
+    chat, code, _admin_id = await _admin(bot)
 
     await chat.send(f"/money record {INVESTOR} 700 statement-42")
     assert "Recorded: $700.00 credited" in (await chat.send(code()))[0]["text"]
@@ -162,7 +169,7 @@ async def _status(bot: BotDesk, withdrawal_id: Any, status: WithdrawalStatus) ->
 
 
 async def test_a_broadcast_reaches_the_investors_who_did_not_turn_it_off(trading_bot: BotDesk) -> None:
-    bot, clock = trading_bot, trading_bot.clock
+    bot = trading_bot
     listening, quiet = bot.chat(8601), bot.chat(8602)
     for chat in (listening, quiet):
         await onboard(chat)
@@ -170,16 +177,49 @@ async def test_a_broadcast_reaches_the_investors_who_did_not_turn_it_off(trading
         "broadcast (news and announcements from the platform): off"
         in (await quiet.send("/notifications broadcast off"))[0]["text"]
     )
-    chat = bot.chat(ADMIN)
-    await onboard(chat)
-    secret = await enrol(bot, chat)
-    admin_id = await _user_id(bot, ADMIN)
-    await bot.services.db.transact(lambda uow: user_service.set_role(uow, admin_id, Role.ADMIN))
+    chat, code, admin_id = await _admin(bot)
     await chat.send("/broadcast Markets close early on <Friday> & Monday")
-    clock.advance(timedelta(seconds=30))
-    assert "Broadcast to 1 investor(s)" in (await chat.send(pyotp.TOTP(secret).at(clock.now())))[0]["text"]
+    assert "Broadcast to 1 investor(s)" in (await chat.send(code()))[0]["text"]
     await eventually(lambda: listening.saw("Markets close early on <Friday> & Monday"), what="the broadcast")
     await quiet.replies(0)
     assert not await quiet.saw("Markets close early")
     trail = await bot.services.db.transact(_trail, readonly=True)
     assert ("news.broadcast", f"admin:{admin_id}") in trail
+
+
+async def test_the_report_values_holdings_at_market_and_the_broker_screen_measures_the_link(
+    trading_bot: BotDesk, desk: Desk
+) -> None:
+    owner = await desk.investor("10000.00")
+    desk.sim.set_price("AAPL", Decimal(200))
+    order = await desk.order(owner, "buy", 10)
+    await desk.route()
+    await desk.settled(order.id)
+    desk.sim.set_price("AAPL", Decimal(250))
+    await asyncio.sleep(1.1)  # past the shared snapshot's freshness: the report asks IB again
+    cash = await trading_bot.services.db.transact(lambda uow: _cash(uow, owner), readonly=True)
+    chat, _code, _admin_id = await _admin(trading_bot)
+    menu = (await chat.send("/admin"))[0]
+
+    report = (await chat.press(menu, "Platform report"))[0]["text"]
+    assert f"Assets under management at market: {usd(cash + 2500)}" in report  # the cash, and 10 AAPL at 250
+    assert "AAPL 10 = $2,500.00" in report  # the omnibus position at IB
+    screen = (await chat.press(menu, "Broker"))[0]["text"]
+    round_trip = re.search(r"Round trip to IB: ([0-9.]+) ms", screen)
+    assert round_trip is not None and 0 < float(round_trip[1]) < 2000
+    rates = re.search(r"Messages a second \(last minute\): ([0-9.]+) sent, ([0-9.]+) received; (\d+) sent", screen)
+    assert rates is not None and int(rates[3]) > 0  # the connection has talked to IB: recovery, the order
+
+
+async def test_an_admin_named_in_the_settings_is_one_from_their_first_start(bot_desk: BotDesk) -> None:
+    bot = bot_desk
+    bot.services.settings.admin_telegram_ids = frozenset({ADMIN})  # OMNIBOT_ADMIN_TELEGRAM_IDS, as the operator set it
+    chat = bot.chat(ADMIN)
+    await onboard(chat)
+    await enrol(bot, chat)
+    menu = (await chat.send("/admin"))[0]
+    assert "Withdrawals to review" in [label for label, _data in menu["buttons"]]
+    assert ("admin.granted", "settings") in await bot.services.db.transact(_trail, readonly=True)
+    others = bot.chat(INVESTOR)
+    await onboard(others)
+    assert "for admins" in (await others.send("/admin"))[0]["text"]

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from broker.connection import IBConnection, OrderTicket
+from broker.connection import IBConnection
 from broker.events import (
     BrokerEvent,
     ConnectionState,
@@ -17,6 +17,7 @@ from broker.events import (
     OrderCancelled,
     OrderFilled,
     OrderRejected,
+    OrderTicket,
 )
 from broker.market_data import MarketData
 from broker.omnibus import OmnibusAccount

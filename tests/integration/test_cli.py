@@ -17,7 +17,9 @@ from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
-from core import user_service
+from sqlalchemy import select
+
+from core import admins, audit, user_service
 from core.clock import ManualClock, SystemClock
 from core.config import Settings
 from core.crypto import BlindIndex, FieldCipher, Keyring, generate_key
@@ -55,6 +57,17 @@ def test_a_bad_setting_is_explained_without_a_traceback() -> None:
     assert done.returncode == 1
     assert "OMNIBOT_DATABASE_URL: unsupported database 'mysql'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_setting_may_come_from_a_file_and_a_malformed_one_is_named(tmp_path: Path) -> None:
+    (tmp_path / "url").write_text(f"sqlite:///{tmp_path / 'from-file.db'}\n")
+    done = omnibot("migrate", OMNIBOT_DATABASE_URL_FILE=str(tmp_path / "url"))
+    assert done.returncode == 0 and (tmp_path / "from-file.db").exists(), done.stderr
+    missing = omnibot("migrate", OMNIBOT_DATABASE_URL_FILE=str(tmp_path / "nowhere"))
+    assert missing.returncode == 1 and "OMNIBOT_DATABASE_URL_FILE: cannot read" in missing.stderr
+    malformed = omnibot("migrate", OMNIBOT_ADMIN_TELEGRAM_IDS="12,abc", OMNIBOT_TOTP_MAX_FAILURES="0")
+    assert malformed.returncode == 1 and "Traceback" not in malformed.stderr
+    assert "OMNIBOT_ADMIN_TELEGRAM_IDS:" in malformed.stderr and "OMNIBOT_TOTP_MAX_FAILURES:" in malformed.stderr
 
 
 def test_keys_generate_prints_a_fresh_32_byte_key() -> None:
@@ -204,3 +217,28 @@ def test_audit_verify_says_whether_the_chain_holds(tmp_path: Path) -> None:
         raw.execute("UPDATE audit_head SET last_seq = 3")
     broken = omnibot("audit", "verify", OMNIBOT_DATABASE_URL=url, OMNIBOT_AUDIT_KEY="k")
     assert broken.returncode == 1 and "broken at event 1" in broken.stderr and "Traceback" not in broken.stderr
+
+
+async def test_admin_grant_list_and_revoke(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'admins.db'}"
+    assert omnibot("migrate", OMNIBOT_DATABASE_URL=url).returncode == 0
+    db = make_database(url, SystemClock())
+    await db.transact(lambda uow: user_service.register(uow, 91))
+    unknown = omnibot("admin", "grant", "92", OMNIBOT_DATABASE_URL=url)
+    assert unknown.returncode == 1 and "Telegram id 92 not found" in unknown.stderr
+    assert "Traceback" not in unknown.stderr
+    assert omnibot("admin", "grant", "91", OMNIBOT_DATABASE_URL=url).returncode == 0
+    assert omnibot("admin", "list", OMNIBOT_DATABASE_URL=url).stdout.split() == ["91", "new"]
+    assert omnibot("admin", "revoke", "91", OMNIBOT_DATABASE_URL=url).returncode == 0
+    assert omnibot("admin", "list", OMNIBOT_DATABASE_URL=url).stdout == ""
+    trail = await db.transact(
+        lambda uow: uow.connection.execute(select(audit.LOG.c.action, audit.LOG.c.actor).order_by(audit.LOG.c.seq)),
+        readonly=True,
+    )
+    assert [tuple(row) for row in trail] == [("admin.granted", "operator"), ("admin.revoked", "operator")]
+    # Named in the settings: granted once they have registered, and only then.
+    settings = Settings(admin_telegram_ids="91, 93")
+    assert settings.admin_telegram_ids == {91, 93}
+    assert await db.transact(lambda uow: admins.grant_configured(uow, settings)) == [91]
+    assert await db.transact(lambda uow: admins.grant_configured(uow, settings)) == []
+    await db.dispose()
