@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-TYPED := core ledger broker copytrade payments omnibot bot
+TYPED := core ledger broker copytrade payments alerts reports omnibot bot
 
 .PHONY: install test lint typecheck pytest audit bench demo clean
 
@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.blocks
 	$(BIN)/python -m bench.bot
 	$(BIN)/python -m bench.copy
+	$(BIN)/python -m bench.alerts
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .demo

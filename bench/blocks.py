@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import random
 import time
 from decimal import Decimal
-from typing import Any
 
 from bench.ledger import fresh_database
+from bench.lines import Lines
 from broker import order_store as store
 from broker.connection import IBConnection
 from broker.events import BrokerEvent, OrderFilled
@@ -50,9 +49,7 @@ DEPOSIT = Decimal(5000)
 GOALS = {"block_ib_messages": 5, "block_allocate_and_book_s": 1.0}
 
 
-def emit(metric: str, value: float | None, unit: str, better: str, **extra: Any) -> None:
-    line = {"bench": "blocks", "metric": metric, "value": value, "unit": unit, "goal": GOALS.get(metric)}
-    print(json.dumps({**line, "better": better, **extra}), flush=True)
+emit = Lines("blocks", GOALS)
 
 
 async def setup(db: Database, count: int, rng: random.Random, price: Decimal) -> BlockRecord:

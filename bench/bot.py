@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import random
 import resource
 import socket
@@ -45,6 +44,7 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from bench.ledger import fresh_database
+from bench.lines import Lines
 from broker.connection import IBConnection
 from broker.events import OrderTicket
 from broker.order_store import ORDERS
@@ -63,9 +63,7 @@ GOALS = {"confirm_to_place_order_p99_ms": 50.0, "peak_rss_mb": 300.0}
 FIRST_USER = 50_000
 
 
-def emit(metric: str, value: float, unit: str, better: str, **extra: Any) -> None:
-    line = {"bench": "bot", "metric": metric, "value": value, "unit": unit, "goal": GOALS.get(metric)}
-    print(json.dumps({**line, "better": better, **extra}), flush=True)
+emit = Lines("bot", GOALS)
 
 
 async def ready_users(db: Database, settings: Settings, count: int) -> None:

@@ -17,17 +17,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import socket
 import statistics
 import subprocess
 import sys
 import time
 from decimal import Decimal
-from typing import Any
 
 from ib_async import IB, MarketOrder, Stock
 
+from bench.lines import Lines
 from broker.connection import IBConnection
 from broker.events import BrokerEvent, OrderAcknowledged, OrderFilled, OrderTicket
 from core.clock import SystemClock
@@ -38,9 +37,7 @@ PAUSE = 0.05  # before every round trip: neither client's throttle is what we ti
 GOALS = {"adapter_overhead_p50_pct": 20, "pacing_errors": 0}
 
 
-def emit(metric: str, value: float | None, unit: str, better: str, **extra: Any) -> None:
-    line = {"bench": "broker", "metric": metric, "value": value, "unit": unit, "goal": GOALS.get(metric)}
-    print(json.dumps({**line, "better": better, **extra}), flush=True)
+emit = Lines("broker", GOALS)
 
 
 def free_port() -> int:

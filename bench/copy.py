@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import time
 from decimal import Decimal
 from typing import Any
@@ -31,6 +30,7 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from bench.ledger import fresh_database
+from bench.lines import Lines
 from broker.connection import IBConnection
 from broker.events import BrokerEvent, OrderFilled
 from broker.market_data import MarketData
@@ -63,9 +63,7 @@ GOALS = {"mirror_ib_messages": 5, "leader_fill_to_copiers_booked_s": 2.0, "notif
 LEADER_CASH, COPY_AMOUNT, LEADER_BUY = Decimal(1_000_000), Decimal(5_000), Decimal(1_000)
 
 
-def emit(metric: str, value: float | None, unit: str, better: str, **extra: Any) -> None:
-    line = {"bench": "copy", "metric": metric, "value": value, "unit": unit, "goal": GOALS.get(metric)}
-    print(json.dumps({**line, "better": better, **extra}), flush=True)
+emit = Lines("copy", GOALS)
 
 
 async def setup(db: Database, settings: Settings, copiers: int) -> Any:

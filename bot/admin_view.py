@@ -3,6 +3,7 @@ leader waiting for a review. Each admin gets their own copy (bot/notifier.py).""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -34,4 +35,13 @@ def admin_note(topic: str, payload: dict[str, Any]) -> str | None:
         return f"A withdrawal of {amount} waits for a review ({esc(payload.get('withdrawal_id', ''))})."
     if topic == "admin.leader_pending":
         return f"Leader profile <b>{esc(payload.get('alias', ''))}</b> waits for approval."
+    if topic == "admin.broker_down":
+        detail = f": {esc(payload['detail'])}" if payload.get("detail") else ""
+        return f"<b>The IB connection is down</b> since {_at(payload['since'])} ({esc(payload['state'])}){detail}."
+    if topic == "admin.broker_up":
+        return f"The IB connection is back (it was down since {_at(payload['since'])})."
     return None
+
+
+def _at(moment: str) -> str:
+    return f"{datetime.fromisoformat(moment).astimezone(UTC):%H:%M:%S} UTC"

@@ -26,7 +26,18 @@ from .commands import COMMANDS, menu
 from .context import BotContext, OmnibotApplication
 from .gate import Gate
 from .guard import guarded, on_error, reply
-from .handlers import admin, banking, conversation, desk, following, leading, onboarding, portfolio, trading
+from .handlers import (
+    admin,
+    banking,
+    conversation,
+    desk,
+    following,
+    leading,
+    onboarding,
+    portfolio,
+    price_watch,
+    trading,
+)
 from .services import Services
 
 
@@ -54,6 +65,8 @@ def build_application(services: Services, token: str, base_url: str) -> OmnibotA
     application.add_handler(CallbackQueryHandler(guarded(Access.INVESTOR, trading.on_guided), pattern=r"^tg:"))
     application.add_handler(CallbackQueryHandler(guarded(Access.INVESTOR, trading.on_confirm), pattern=r"^o[cx]:"))
     application.add_handler(CallbackQueryHandler(guarded(Access.INVESTOR, desk.on_cancel), pattern=r"^cx:"))
+    application.add_handler(CallbackQueryHandler(guarded(Access.INVESTOR, price_watch.on_confirm), pattern=r"^p[cx]:"))
+    application.add_handler(CallbackQueryHandler(guarded(Access.INVESTOR, price_watch.show_alerts), pattern=r"^aw:"))
     application.add_handler(CallbackQueryHandler(guarded(Access.INVESTOR, portfolio.history), pattern=r"^hp:"))
     application.add_handler(CallbackQueryHandler(guarded(Access.ADMIN, admin.on_menu), pattern=r"^ad:"))
     application.add_handler(CallbackQueryHandler(guarded(Access.ADMIN, admin.on_action), pattern=r"^aa:"))

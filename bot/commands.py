@@ -11,7 +11,21 @@ from core.users import UserRecord
 from .access import Access, allows
 from .context import BotContext
 from .guard import Handler
-from .handlers import admin, banking, desk, following, leading, onboarding, portfolio, preferences, security, trading
+from .handlers import (
+    admin,
+    banking,
+    cards,
+    desk,
+    following,
+    leading,
+    onboarding,
+    portfolio,
+    preferences,
+    price_watch,
+    security,
+    statements,
+    trading,
+)
 from .render import esc
 
 
@@ -48,9 +62,16 @@ COMMANDS: tuple[Command, ...] = (
     Command("portfolio", "Your cash, positions and P&L at market", portfolio.show_portfolio, Access.INVESTOR),
     Command("pnl", "Profit and loss, realized and unrealized", portfolio.pnl, Access.INVESTOR),
     Command("history", "Your account's movements, newest first", portfolio.history, Access.INVESTOR),
-    Command("chart", "Your allocation and P&L as a picture", portfolio.chart, Access.INVESTOR),
+    Command("chart", "Your equity, daily P&L and allocation as a picture", portfolio.chart, Access.INVESTOR),
+    Command("card", "A P&L card: /card AAPL (closed), /card ALIAS (a copy)", cards.card, Access.INVESTOR),
+    Command("statement", "Your monthly statement as a PDF: /statement 2026-10", statements.statement, Access.INVESTOR),
+    Command("export", "Your transactions as a CSV file: /export 2026", statements.export, Access.INVESTOR),
     Command("margin", "Margin: equity, requirements, buying power", portfolio.margin, Access.INVESTOR),
     Command("status", "The connection to the broker", desk.status, Access.INVESTOR),
+    Command("alert", "A price alert: /alert AAPL above 200, or move 5%", price_watch.alert, Access.INVESTOR),
+    Command("alerts", "Your alerts, stops and targets, to delete", price_watch.show_alerts, Access.INVESTOR),
+    Command("stop", "Sell if the price falls to a level: /stop AAPL 170", price_watch.stop, Access.INVESTOR),
+    Command("target", "Sell if the price rises to a level: /target AAPL 220", price_watch.target, Access.INVESTOR),
     Command("leaders", "Leaders you can follow, best first", leading.show_leaders, Access.INVESTOR),
     Command("leader", "A leader's card: /leader ALIAS", leading.show_leader, Access.INVESTOR),
     Command("follow", "Follow a leader: alerts, or copy their trades", following.follow, Access.INVESTOR),

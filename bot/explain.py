@@ -27,6 +27,7 @@ _TEXTS: dict[type[errors.OmnibotError], _Explain] = {
     errors.OnboardingAnswerRefused: lambda e: f"Sorry, {esc(e.problem)}.",
     errors.CopyRefused: lambda e: f"Sorry, {esc(e.problem)}.",
     errors.PaymentRefused: lambda e: f"Sorry, {esc(e.problem)}.",
+    errors.AlertRefused: lambda e: f"Sorry, {esc(e.problem)}.",
     errors.NotFound: lambda e: f"Sorry, I could not find that {esc(e.what)}: it has ended, or it is not yours.",
     errors.InvalidCommand: lambda e: f"Sorry, {esc(e.problem)}. Write it as: <code>{esc(e.usage)}</code>",
     errors.InvalidPersonalData: lambda e: f"Sorry: {esc('; '.join(e.problems))}.",

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import BigInteger, ForeignKey, String
+from sqlalchemy import BigInteger, ForeignKey
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.orm import Base
@@ -29,14 +29,3 @@ class BlockedChat(Base):
 
     telegram_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     blocked_at: Mapped[datetime] = mapped_column(UtcDateTime)
-
-
-class NotificationSetting(Base):
-    """A user's choice for one kind of notification: on, silent or off (no row: the kind's default)."""
-
-    __tablename__ = "notification_settings"
-
-    user_id: Mapped[UUID] = mapped_column(ForeignKey("users.id"), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(24), primary_key=True)  # broadcast, ...
-    mode: Mapped[str] = mapped_column(String(8))  # on, silent, off
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -22,6 +22,7 @@ from sqlalchemy import Table, and_, case, delete, insert, or_, select, update
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
+from core import notifications
 from core.db import UnitOfWork
 from core.models import OutboxMessage, User
 from core.outbox import Message, publish
@@ -29,11 +30,13 @@ from core.users import Role, UserStatus
 from ledger.instruments import get_instrument
 
 from .admin_view import account_note, admin_note
+from .alert_view import alert_note, risk_note
 from .copy_view import copy_note
 from .models import BlockedChat, OrderMessage
 from .order_view import status_text
 from .payment_view import payment_note
 from .render import esc, shares, usd
+from .report_view import report_note
 from .services import Services
 
 log = logging.getLogger("omnibot.notifier")
@@ -43,7 +46,9 @@ BLOCKED: Table = BlockedChat.__table__  # type: ignore[assignment]
 USERS: Table = User.__table__  # type: ignore[assignment]
 CLAIM = timedelta(seconds=60)
 CHAT_INTERVAL = 1.0  # seconds between messages to one chat (Telegram: about one a second)
-URGENT = or_(*(OUTBOX.c.topic.like(f"{family}.%") for family in ("order", "margin", "security", "payments", "account")))
+URGENT = or_(
+    *(OUTBOX.c.topic.like(f"{family}.%") for family in ("order", "margin", "risk", "security", "payments", "account"))
+)
 PUSHED = {"order.filled", "order.rejected", "order.expired", "order.cancelled"}  # a message of its own
 
 
@@ -72,13 +77,16 @@ class Notifier:
         if for_admins:  # one copy for each admin, delivered (and paced) like any investor's message
             await db.transact(lambda uow: _to_admins(uow, for_admins))
         owners = {UUID(m["payload"]["owner_id"]) for m in claimed if m["payload"].get("owner_id")}
-        chats = await db.transact(lambda uow: _reachable_chats(uow, owners), readonly=True)
+        chats, chosen = await db.transact(lambda uow: _audience(uow, owners), readonly=True)
         now, busy, later, nobody = time.monotonic(), set(), [], []
         sending: list[tuple[dict[str, Any], int]] = []
         for message in claimed:
-            chat_id = chats.get(message["payload"].get("owner_id", ""))
-            if chat_id is None:
-                nobody.append(message["id"])  # no investor we can write to (admins' topics: the admin chat)
+            owner = message["payload"].get("owner_id", "")
+            chat_id = chats.get(owner)
+            mode = notifications.mode_for(chosen, owner, message["topic"])
+            message["silent"] = mode == "silent"
+            if chat_id is None or mode == "off":
+                nobody.append(message["id"])  # no one to write to (admins' topics: the admin chat), or turned off
             elif chat_id in busy or self._next_send.get(chat_id, 0.0) > now:
                 busy.add(chat_id)  # this round has its message, or it had one less than a second ago
                 later.append(message["id"])
@@ -129,7 +137,7 @@ class Notifier:
                 await self._bot.send_message(chat_id, _breach(payload))
                 sends = 1
             elif note := _note(topic, payload):
-                await self._bot.send_message(chat_id, note)
+                await self._bot.send_message(chat_id, note, disable_notification=message["silent"])
                 sends = 1
             else:
                 sends = 0
@@ -156,12 +164,23 @@ class Notifier:
         return sends
 
 
+NOTES = {
+    "copy": copy_note,
+    "payments": payment_note,
+    "security": payment_note,  # a bank account added: the one security notice so far
+    "alert": alert_note,
+    "risk": risk_note,
+    "report": report_note,
+    "admin": admin_note,
+    "account": account_note,
+}
+
+
 def _note(topic: str, payload: dict[str, Any]) -> str | None:
-    """A fact that is one message of its own: copy trading's, payments', the admins', an account review's."""
-    for render in (copy_note, payment_note, admin_note, account_note):
-        if (text := render(topic, payload)) is not None:
-            return text
-    return None
+    """A fact that is one message of its own (copy trading's, payments', the price watch's, the admins', an
+    account review's), rendered by its family's view."""
+    render = NOTES.get(topic.partition(".")[0])
+    return None if render is None else render(topic, payload)
 
 
 def _pushed(topic: str, payload: dict[str, Any], symbol: str) -> str:
@@ -198,6 +217,11 @@ async def _to_admins(uow: UnitOfWork, messages: list[dict[str, Any]]) -> None:
             for admin in ids
         ],
     )
+
+
+async def _audience(uow: UnitOfWork, owners: set[UUID]) -> tuple[dict[str, int], dict[tuple[str, str], str]]:
+    """Each owner's chat, and what they chose to hear of (bot/notifications.py)."""
+    return await _reachable_chats(uow, owners), await notifications.chosen_modes(uow, owners)
 
 
 async def _reachable_chats(uow: UnitOfWork, owners: set[UUID]) -> dict[str, int]:

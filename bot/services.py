@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from alerts.desk import AlertDesk
 from broker.connection import IBConnection
 from broker.market_data import MarketData
 from broker.orders import Trading
@@ -25,6 +26,7 @@ class Broker:
     connection: IBConnection
     router: Router
     copies: CopyDesk
+    alerts: AlertDesk
     reconciler: Reconciler | None = None
 
 

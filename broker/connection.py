@@ -78,7 +78,7 @@ class IBConnection:
         self.ib.disconnectedEvent += self._on_disconnected
         self.ib.client.throttleStart += lambda: setattr(self, "_throttling", True)
         self.ib.client.throttleEnd += lambda: setattr(self, "_throttling", False)
-        self.market_data_resubscribe: Callable[[], None] = lambda: None  # set by the market data service
+        self.market_data_resubscribe: Callable[..., None] = lambda *, dropped: None  # set by the market data
         self.health = LinkHealth(self.ib)
 
     # ---- lifecycle
@@ -146,6 +146,7 @@ class IBConnection:
                 self._lost.clear()
                 self._connected_since = self._clock.now()
                 self.ib.reqMarketDataType(settings.ib_market_data_type)
+                self.market_data_resubscribe(dropped=False)  # a new connection has no subscriptions
                 await self._recover()
             except (OSError, TimeoutError, ConnectionError) as exc:
                 self._last_error = f"connect to {settings.ib_host}:{settings.ib_port} failed: {exc!r}"
@@ -270,6 +271,8 @@ class IBConnection:
 
     def _on_error(self, req_id: int, code: int, text: str, _contract: object = None) -> None:
         if code == CONNECTIVITY_LOST:
+            if self._recovery is not None:
+                self._recovery.cancel()  # a recovery from an earlier loss must not say ready after this one
             self._ready.clear()
             self._last_error = f"IB error {code}: {text}"
             self._set_state(ConnectionState.IB_UNREACHABLE, text)
@@ -278,7 +281,7 @@ class IBConnection:
             if self._grace is not None:
                 self._grace.cancel()
             if code == RESTORED_DATA_LOST:
-                self.market_data_resubscribe()
+                self.market_data_resubscribe(dropped=True)
             self._recovery = asyncio.create_task(self._recover(), name="ib recovery")
         elif code not in NOT_ERRORS and not 2100 <= code < 2200:
             self._last_error = f"IB error {code} (request {req_id}): {text}"

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from enum import StrEnum
 
 from ledger.money import ZERO, product, round_cash
@@ -191,3 +191,21 @@ def check_order(account: MarginAccount, order: HypotheticalOrder, policy: Margin
         beyond_capacity = max(ZERO, after_account.house_loans - policy.lending_capacity) if lending else ZERO
         shortfall = max(ZERO, after.initial_requirement - (after.equity - account.held), beyond_capacity)
     return OrderCheck(before, after, lending, shortfall)
+
+
+def liquidation(account: MarginAccount, policy: MarginPolicy, buffer: Decimal = Decimal("1.10")) -> list[Holding]:
+    """The sales (quantity, at the mark) that bring a margin account back above its maintenance requirement with a
+    margin of `buffer`, largest positions first; every position when nothing less will do. A sale at the mark
+    leaves equity as it is and lowers the requirement by its value times the position's maintenance rate."""
+    deficit = -figures(account, policy).excess_liquidity * buffer
+    sales: list[Holding] = []
+    for holding in sorted(account.holdings, key=lambda h: h.quantity * h.price, reverse=True):
+        if deficit <= 0:
+            break
+        if holding.quantity <= 0 or holding.price <= 0:
+            continue
+        per_share = holding.price * policy.rule(holding.con_id, holding.price).maintenance
+        quantity = min(holding.quantity, (deficit / per_share).to_integral_value(rounding=ROUND_CEILING))
+        sales.append(Holding(holding.con_id, quantity, holding.price))
+        deficit -= quantity * per_share
+    return sales

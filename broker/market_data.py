@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -17,6 +17,7 @@ from core.errors import BrokerRequestFailed
 
 from .connection import IBConnection
 from .events import Contract, Quote
+from .order_requests import Market
 
 DELAYED_TYPES = frozenset({3, 4})
 QuoteListener = Callable[[Quote], None]
@@ -25,7 +26,7 @@ QuoteListener = Callable[[Quote], None]
 @dataclass(slots=True)
 class _Stream:
     contract: Stock
-    ticker: Ticker
+    ticker: Ticker | None  # None while there is no connection to subscribe on
     listeners: list[QuoteListener]
 
 
@@ -65,7 +66,7 @@ class MarketData:
         snapshot. A snapshot younger than `fresh_seconds` is shared, and so is one being asked for: a hundred
         investors buying the same share at once make one request to IB, not a hundred (IB paces messages)."""
         stream = self._streams.get(con_id)
-        if stream is not None and not math.isnan(stream.ticker.marketPrice()):
+        if stream is not None and stream.ticker is not None and not math.isnan(stream.ticker.marketPrice()):
             return self._quote_of(stream.ticker)
         taken, known = self._snapshots.get(con_id, (0.0, None))
         if known is not None and time.monotonic() - taken < self._fresh_seconds:
@@ -89,12 +90,14 @@ class MarketData:
         return self._quote_of(ticker)
 
     def stream(self, con_id: int, listener: QuoteListener) -> Callable[[], None]:
-        """Call `listener` with every quote update; one IB subscription per instrument, shared by all listeners.
-        Returns the function that stops this listener."""
+        """Call `listener` with every quote update; one IB subscription per instrument, shared by all listeners,
+        and made again after every reconnect. Returns the function that stops this listener."""
         stream = self._streams.get(con_id)
         if stream is None:
             contract = Stock(conId=con_id, exchange="SMART", currency="USD")
-            stream = self._streams[con_id] = _Stream(contract, self._subscribe(con_id, contract), [])
+            stream = self._streams[con_id] = _Stream(contract, None, [])
+            if self._connection.ib.isConnected():
+                stream.ticker = self._subscribe(con_id, contract)
         stream.listeners.append(listener)
 
         def stop() -> None:
@@ -102,9 +105,14 @@ class MarketData:
                 stream.listeners.remove(listener)
             if not stream.listeners and self._streams.get(con_id) is stream:
                 del self._streams[con_id]
-                self._connection.ib.cancelMktData(stream.contract)
+                if stream.ticker is not None and self._connection.ib.isConnected():
+                    self._connection.ib.cancelMktData(stream.contract)
 
         return stop
+
+    @property
+    def streamed(self) -> set[int]:
+        return set(self._streams)
 
     def _subscribe(self, con_id: int, contract: Stock) -> Ticker:
         ticker = self._connection.ib.reqMktData(contract)
@@ -118,10 +126,12 @@ class MarketData:
             for listener in list(stream.listeners):
                 listener(quote)
 
-    def _resubscribe(self) -> None:
-        """IB dropped every subscription (1101): ask again, keeping the listeners."""
+    def _resubscribe(self, *, dropped: bool) -> None:
+        """Ask IB again for every stream, keeping the listeners: after IB dropped the subscriptions (1101,
+        `dropped`), or on a new connection, which starts with none."""
         for con_id, stream in self._streams.items():
-            self._connection.ib.cancelMktData(stream.contract)
+            if dropped and stream.ticker is not None:
+                self._connection.ib.cancelMktData(stream.contract)
             fresh = self._connection.ib.reqMktData(stream.contract)
             if fresh is not stream.ticker:  # ib_async may hand back the same ticker, already listened to
                 fresh.updateEvent += lambda updated, con_id=con_id: self._tell(con_id, updated)
@@ -147,3 +157,15 @@ def _price(value: float | None) -> Decimal | None:
     if value is None or math.isnan(value) or value < 0:
         return None
     return Decimal(repr(value))
+
+
+async def last_prices(market: Market, con_ids: Collection[int]) -> dict[int, Decimal]:
+    """The last price (else the previous close) of each instrument IB can price now; one it cannot is left out
+    (the caller decides what an unpriced holding means), so one bad instrument never fails the rest."""
+    wanted = sorted(con_ids)
+    quotes = await asyncio.gather(*(market.quote(con_id) for con_id in wanted), return_exceptions=True)
+    return {
+        con_id: price
+        for con_id, quote in zip(wanted, quotes, strict=True)
+        if isinstance(quote, Quote) and (price := quote.last or quote.close)
+    }

@@ -7,7 +7,6 @@ as external flows, and their own filled orders as trades. `stats.leader_stats` t
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -18,19 +17,14 @@ from uuid import UUID
 from sqlalchemy import func, select
 
 from broker.order_store import ORDERS
-from core.calendar import trade_date
 from core.db import UnitOfWork
-from ledger.accounts import AccountKind
+from ledger.flows import daily_flows
 from ledger.portfolio import NAV
-from ledger.store import ACCOUNTS, ENTRIES, POSTINGS
 
 from . import store
 from .stats import DailyEquity, Fill, LeaderStats, leader_stats
 from .store import COPIES, LeaderRecord
 from .terms import CopyMode, CopyStatus, LeaderStatus
-
-# Money in or out that trading did not make (a profit share received is the leader's income, not performance).
-EXTERNAL = ("deposit", "withdrawal", "transfer", "sleeve_cash", "profit_share")
 
 
 class Ranking(StrEnum):
@@ -54,20 +48,7 @@ async def daily_equity(uow: UnitOfWork, owner_id: UUID) -> list[DailyEquity]:
     points = await uow.connection.execute(
         select(NAV.c.day, NAV.c.equity).where(NAV.c.owner_id == owner_id).order_by(NAV.c.day)
     )
-    flows = await uow.connection.execute(
-        select(ENTRIES.c.created_at, POSTINGS.c.amount)
-        .join(POSTINGS, POSTINGS.c.entry_id == ENTRIES.c.id)
-        .join(ACCOUNTS, ACCOUNTS.c.id == POSTINGS.c.account_id)
-        .where(
-            ACCOUNTS.c.owner_id == owner_id,
-            ACCOUNTS.c.sleeve_id.is_(None),
-            ACCOUNTS.c.kind == AccountKind.INVESTOR_CASH.value,
-            ENTRIES.c.kind.in_(EXTERNAL),
-        )
-    )
-    per_day: dict[date, Decimal] = defaultdict(Decimal)
-    for at, amount in flows:
-        per_day[trade_date(at)] -= amount  # investor cash is credit-normal: a credit (negative) is money in
+    per_day = await daily_flows(uow, owner_id)
     return [DailyEquity(day, equity, per_day.get(day, Decimal(0))) for day, equity in points]
 
 

@@ -112,4 +112,6 @@ def affordable_shares(cash: Decimal, price: Decimal, cost_of: Callable[[Decimal]
     shares = whole(cash / price)
     while shares > 0 and cost_of(shares) > cash:  # the buffer and commission: a few steps down at most
         shares = whole(min(shares - ONE_SHARE, shares * cash / cost_of(shares)))
+    while cost_of(shares + ONE_SHARE) <= cash:  # the proportional step can land a share or two short
+        shares += ONE_SHARE
     return shares

@@ -72,6 +72,15 @@ class Settings(BaseSettings):
     copy_signal_poll_seconds: float = Field(default=1.0, gt=0)
     copy_limit_watch_seconds: float = Field(default=5.0, gt=0)
 
+    alerts_max_per_investor: int = Field(default=50, ge=1, le=1000)
+    alerts_default_cooldown_minutes: int = Field(default=60, ge=1)  # between two firings of a repeating alert
+    alerts_sync_seconds: float = Field(default=30, gt=0)  # how often alerts set elsewhere are read again
+    alerts_broker_down_seconds: float = Field(default=60, gt=0)  # admins hear of a longer outage
+    risk_watch_minutes: float = Field(default=5, gt=0)  # every account valued, drawdowns and margin checked
+    risk_drawdown_alert_pct: Decimal = Field(default=Decimal(5), gt=0, le=100)  # a day's fall that is told
+    margin_call_policy: Literal["notify", "liquidate"] = "notify"
+    margin_call_grace_hours: float = Field(default=24, ge=0)  # before the policy acts on an uncured call
+
     payments_provider: Literal["sandbox", "manual"] = "sandbox"
     payments_bank_name: str = "Sandbox Bank"
     payments_bank_holder: str = "Omnibot Platform Ltd"

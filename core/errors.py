@@ -20,6 +20,7 @@
     │   ├── InvalidCommand          a command's words that cannot be read
     │   ├── CopyRefused             copy trading refused a request (an alias taken, following oneself, bad terms)
     │   ├── PaymentRefused          a bank account, a deposit or a withdrawal refused (bad details, over a limit)
+    │   ├── AlertRefused            a price alert or a protective order refused (already true, too many, no shares)
     │   └── OrderRefused            pre-trade risk or the order's state refused a request
     │       ├── AccountNotActive        the investor's account is not active (pending, frozen, closed)
     │       ├── TradingHalted           the kill switch, or the instrument is halted
@@ -210,6 +211,16 @@ class OnboardingAnswerRefused(DomainError):
 @dataclass(eq=False)
 class CopyRefused(DomainError):
     """Copy trading refused a request: leading, following, or a copy's terms; what was wrong, in plain words."""
+
+    problem: str
+
+    def __str__(self) -> str:
+        return self.problem
+
+
+@dataclass(eq=False)
+class AlertRefused(DomainError):
+    """A price alert or a protective order could not be set; what was wrong, in plain words."""
 
     problem: str
 

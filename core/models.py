@@ -134,3 +134,14 @@ class UserLimits(Base):
     max_order_notional: Mapped[Decimal | None] = mapped_column(FixedDecimal(10), nullable=True)
     withdrawal_daily_limit: Mapped[Decimal | None] = mapped_column(FixedDecimal(10), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class NotificationSetting(Base):
+    """A user's choice for one kind of notification: on, silent or off (no row: the kind's default)."""
+
+    __tablename__ = "notification_settings"
+
+    user_id: Mapped[UUID] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24), primary_key=True)  # broadcast, ...
+    mode: Mapped[str] = mapped_column(String(8))  # on, silent, off
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -14,6 +14,10 @@ from decimal import Decimal
 
 from aiohttp import web
 
+from alerts.broker_watch import BrokerWatch
+from alerts.desk import AlertDesk
+from alerts.risk_watch import RiskWatch
+from alerts.watcher import PriceWatcher
 from bot.app import build_application, polling
 from bot.context import OmnibotApplication
 from bot.notifier import Notifier
@@ -39,6 +43,7 @@ from payments.providers.base import PaymentProvider
 from payments.providers.manual import ManualProvider
 from payments.providers.sandbox import SandboxProvider
 from payments.providers.webhook import webhook_routes
+from reports.daily import DailySummaries
 
 
 @dataclass
@@ -108,12 +113,15 @@ async def running(platform: Platform, *, token: str, base_url: str) -> AsyncIter
     market = MarketData(connection, clock)
     omnibus = OmnibusAccount(connection)
     router = Router(db, connection, settings, clock, omnibus)
+    broker_watch = BrokerWatch(db, settings.alerts_broker_down_seconds)
+    connection.subscribe(broker_watch.on_event)
     reconciler = Reconciler(db, connection, omnibus, settings, _money_to_ib)
     reconciling = Rounds("reconciliation", reconciler.run, settings.reconciliation_minutes * 60)
     trading = Trading(db, market, settings, wake_router=router.wake, send_block=router.send)
     copies = CopyDesk(db, settings, market, wake_router=router.wake)
     router.follow_fills(copies)
-    broker = Broker(trading, market, connection, router, copies, reconciler)
+    watcher = PriceWatcher(db, market, trading.place_order, settings)
+    broker = Broker(trading, market, connection, router, copies, AlertDesk(db, market, watcher, settings), reconciler)
     cap = functools.partial(margin_service.withdrawal_cap, db, settings, market)
     payments = PaymentDesk(db, settings, platform.field_cipher(), payment_provider(settings), cap)
     services = Services(settings, db, clock, platform.field_cipher(), broker, payments)
@@ -125,6 +133,11 @@ async def running(platform: Platform, *, token: str, base_url: str) -> AsyncIter
     copies.start()
     payments.start()
     reconciling.start()
+    await watcher.start()
+    risk = RiskWatch(db, market, settings, trading.place_order)
+    risk.start()
+    summaries = DailySummaries(db)
+    summaries.start()
     webhook: web.AppRunner | None = None
     try:
         webhook = await _webhook_site(settings, payments, clock)
@@ -137,6 +150,10 @@ async def running(platform: Platform, *, token: str, base_url: str) -> AsyncIter
     finally:
         if webhook is not None:
             await webhook.cleanup()
+        await summaries.stop()
+        await risk.stop()
+        await watcher.stop()
+        await broker_watch.stop()
         await reconciling.stop()
         await payments.stop()
         await copies.stop()

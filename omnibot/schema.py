@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import alerts.models
 import bot.models
 import broker.models
 import copytrade.models
@@ -10,5 +11,13 @@ import ledger.models
 import payments.models
 from core.orm import Base
 
-MODEL_MODULES = (core.models, ledger.models, broker.models, copytrade.models, payments.models, bot.models)
+MODEL_MODULES = (
+    core.models,
+    ledger.models,
+    broker.models,
+    copytrade.models,
+    payments.models,
+    alerts.models,
+    bot.models,
+)
 metadata = Base.metadata

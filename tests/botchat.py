@@ -15,6 +15,8 @@ import httpx
 import pyotp
 import pytest
 
+from alerts.desk import AlertDesk
+from alerts.watcher import PriceWatcher
 from bot.app import build_application, polling
 from bot.context import OmnibotApplication
 from bot.emulator.server import Emulator
@@ -129,16 +131,21 @@ async def trading_bot(desk: Desk) -> AsyncIterator[BotDesk]:
     trading = Trading(desk.db, market, settings, wake_router=desk.router.wake, send_block=desk.router.send)
     copies = CopyDesk(desk.db, settings, market, wake_router=desk.router.wake)
     desk.router.follow_fills(copies)
-    broker = Broker(trading, market, desk.connection, desk.router, copies)
+    watcher = PriceWatcher(desk.db, market, trading.place_order, settings)
+    broker = Broker(
+        trading, market, desk.connection, desk.router, copies, AlertDesk(desk.db, market, watcher, settings)
+    )
     cap = functools.partial(margin_service.withdrawal_cap, desk.db, settings, market)
     payments = PaymentDesk(desk.db, settings, desk.cipher, SandboxProvider(settings), cap)
     desk.router.start()
     copies.start()
     payments.start()
+    await watcher.start()
     try:
         async with running_bot(Services(settings, desk.db, desk.clock, desk.cipher, broker, payments)) as bot:
             yield bot
     finally:
+        await watcher.stop()
         await payments.stop()
         await copies.stop()
         await desk.router.stop()

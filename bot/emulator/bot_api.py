@@ -18,6 +18,7 @@ from .telegram_html import EntityError, visible_text
 from .world import ChatMessage, World
 
 MAX_TEXT, MAX_CAPTION, MAX_CALLBACK_DATA = 4096, 1024, 64
+MAX_DOCUMENT = 50 * 1024 * 1024  # what a bot may send
 NOT_MODIFIED = (
     "message is not modified: specified new message content and reply markup are exactly the same as a current "
     "content and reply markup of the message"
@@ -49,6 +50,7 @@ class BotApi:
             "editmessagereplymarkup": self.edit_reply_markup,
             "answercallbackquery": self.answer_callback_query,
             "sendphoto": self.send_photo,
+            "senddocument": self.send_document,
             "deletemessage": self.delete_message,
         }
 
@@ -94,23 +96,37 @@ class BotApi:
         text = _checked_text(html, params, MAX_TEXT, "message text")
         markup = _markup(params)
         self._flood_check(chat_id)
-        message = self.world.add_message(chat_id, from_bot=True, text=text, html=html, reply_markup=markup)
+        silent = _flag(params, "disable_notification")
+        message = self.world.add_message(
+            chat_id, from_bot=True, text=text, html=html, reply_markup=markup, silent=silent
+        )
         await self.world.changed()
         return self.render(message)
 
     async def send_photo(self, params: Params) -> Any:
+        return await self._send_file(params, "photo")
+
+    async def send_document(self, params: Params) -> Any:
+        return await self._send_file(params, "document")
+
+    async def _send_file(self, params: Params, field: str) -> Any:
+        """A photo or a document, uploaded with its caption; kept for /test/file."""
         chat_id = self._chat(params)
-        photo = params.get("photo")
-        if not isinstance(photo, tuple):
-            raise bad_request("there is no photo in the request")
+        upload = params.get(field)
+        if not isinstance(upload, tuple):
+            raise bad_request(f"there is no {field} in the request")
+        if len(upload[0]) > MAX_DOCUMENT:
+            raise ApiError(413, "Request Entity Too Large")
         caption_html = str(params.get("caption") or "")
         caption = _checked_text(caption_html, params, MAX_CAPTION, "caption", empty_ok=True)
         self._flood_check(chat_id)
         file_id = secrets.token_urlsafe(12)
-        self.world.files[file_id] = photo
+        self.world.files[file_id] = upload[:2]
+        content: dict[str, Any] = {field: file_id} | ({"file_name": upload[2]} if field == "document" else {})
         message = self.world.add_message(
-            chat_id, from_bot=True, text=caption, html=caption_html, reply_markup=_markup(params), photo=file_id
-        )
+            chat_id, from_bot=True, text=caption, html=caption_html, reply_markup=_markup(params),
+            silent=_flag(params, "disable_notification"), **content,
+        )  # fmt: skip
         await self.world.changed()
         return self.render(message)
 
@@ -167,6 +183,11 @@ class BotApi:
             rendered["photo"] = [size]
             if message.text:
                 rendered["caption"] = message.text
+        elif message.document:
+            rendered["document"] = {"file_id": message.document, "file_unique_id": message.document,
+                                    "file_name": message.file_name}  # fmt: skip
+            if message.text:
+                rendered["caption"] = message.text
         else:
             rendered["text"] = message.text
         if message.edits:
@@ -211,6 +232,11 @@ def _checked_text(html: str, params: Params, limit: int, what: str, *, empty_ok:
     return text
 
 
+def _flag(params: Params, name: str) -> bool:
+    """A boolean parameter, sent as JSON (true) or as a form field ("true")."""
+    return str(params.get(name, "")).lower() in ("true", "1")
+
+
 def _markup(params: Params) -> dict[str, Any] | None:
     markup = _json(params, "reply_markup")
     if markup is None:
@@ -240,7 +266,8 @@ async def _params(request: web.Request) -> Params:
                 continue
             content = await part.read()
             if part.filename:
-                params[part.name] = (bytes(content), part.headers.get("Content-Type", "application/octet-stream"))
+                kind = part.headers.get("Content-Type", "application/octet-stream")
+                params[part.name] = (bytes(content), kind, part.filename)
             else:
                 params[part.name] = content.decode()
     elif request.can_read_body:

@@ -9,7 +9,7 @@ read what the bot answered. Tests drive the bot through it; the web chat page (/
     GET  /test/chat/{user_id}?after=N&wait=S                   the chat's messages after message N (edits applied),
                                                                waiting up to S seconds for something new
     GET  /test/answer/{query_id}                               the bot's answer to a button press
-    GET  /test/file/{file_id}                                  an uploaded photo
+    GET  /test/file/{file_id}                                  an uploaded photo or document
     GET  /test/stats                                           flood refusals, users, pending updates
 """
 
@@ -136,5 +136,8 @@ def _shown(message: ChatMessage) -> dict[str, Any]:
         "buttons": [[b.get("text"), b.get("callback_data") or b.get("url")] for b in message.buttons()],
         "rows": [[b.get("text") for b in row] for row in (message.reply_markup or {}).get("inline_keyboard", [])],
         "photo": f"/test/file/{message.photo}" if message.photo else None,
+        "document": f"/test/file/{message.document}" if message.document else None,
+        "file_name": message.file_name,
         "edits": message.edits,
+        "silent": message.silent,
     }

@@ -49,7 +49,10 @@ class ChatMessage:
     html: str = ""  # as sent, for the web page
     reply_markup: dict[str, Any] | None = None
     photo: str | None = None  # file id
+    document: str | None = None  # file id
+    file_name: str = ""
     edits: int = 0
+    silent: bool = False  # sent with disable_notification: shown without a sound
 
     def buttons(self) -> list[dict[str, Any]]:
         rows = (self.reply_markup or {}).get("inline_keyboard", [])

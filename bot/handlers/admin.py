@@ -14,7 +14,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from broker import halts
 from broker.order_store import all_live_orders
-from core import account_reviews, audit, pending_actions, user_service
+from core import account_reviews, audit, notifications, pending_actions, user_service
 from core.account_reviews import Review
 from core.crypto import FieldCipher
 from core.db import UnitOfWork
@@ -23,7 +23,6 @@ from core.limits import Overrides, set_overrides
 from core.outbox import Message, publish
 from core.users import UserRecord
 
-from .. import notifications
 from ..context import BotContext
 from ..fresh_code import take_confirmed, waiting
 from ..render import esc, usd

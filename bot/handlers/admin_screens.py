@@ -3,8 +3,6 @@ the report, an investor's card, the audit log), each with the buttons that act o
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -13,8 +11,7 @@ from sqlalchemy import func, select
 from telegram import InlineKeyboardButton
 
 from broker import halts
-from broker.events import Quote
-from broker.market_data import MarketData
+from broker.market_data import last_prices
 from core import audit, two_factor, user_service
 from core.crypto import FieldCipher
 from core.db import UnitOfWork
@@ -89,7 +86,7 @@ class _Books:
 async def report_screen(context: BotContext) -> Screen:
     """Users, assets under management at market, cash at the bank and at IB, exposure by symbol, house income."""
     books = await context.services.db.transact(_books, readonly=True)
-    prices = await _prices(context.services.broker.market, books.investors_shares.keys() | books.at_ib.keys())
+    prices = await last_prices(context.services.broker.market, books.investors_shares.keys() | books.at_ib.keys())
     unpriced = [con_id for con_id in books.investors_shares if con_id not in prices]
     aum = books.investors_cash + sum(
         (quantity * prices[con_id] for con_id, quantity in books.investors_shares.items() if con_id in prices),
@@ -139,17 +136,6 @@ async def _shares(uow: UnitOfWork, kind: AccountKind) -> dict[int, Decimal]:
         .group_by(ACCOUNTS.c.instrument_id)
     )
     return {con_id: Decimal(total) for con_id, total in (await uow.connection.execute(query)) if total}
-
-
-async def _prices(market: MarketData, con_ids: Iterable[int]) -> dict[int, Decimal]:
-    """The last price (else the close) of each instrument IB can price now; one that it cannot is left out."""
-    wanted = sorted(con_ids)
-    quotes = await asyncio.gather(*(market.quote(con_id) for con_id in wanted), return_exceptions=True)
-    return {
-        con_id: price
-        for con_id, quote in zip(wanted, quotes, strict=True)
-        if isinstance(quote, Quote) and (price := quote.last or quote.close)
-    }
 
 
 async def _sum(uow: UnitOfWork, kind: AccountKind) -> Decimal:

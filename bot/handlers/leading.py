@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from datetime import date
 from decimal import Decimal
@@ -98,7 +97,7 @@ async def show_leader(update: Update, context: BotContext, user: UserRecord | No
         return leader, figures, stats.unit_values(await board.daily_equity(uow, leader.user_id))
 
     leader, figures, units = await services.db.transact(read, readonly=True)
-    image = await asyncio.to_thread(charts.leader_chart, leader.alias, units)  # drawing takes CPU: off the loop
+    image = await charts.render(charts.leader_chart, leader.alias, units)
     buttons = [
         InlineKeyboardButton("Follow for alerts", callback_data=f"fs:{leader.alias}:a"),
         InlineKeyboardButton("Copy trades", callback_data=f"fs:{leader.alias}:c"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -13,6 +13,7 @@ from broker.margin import AccountType, MarginFigures, figures
 from core.calendar import trade_date
 from core.db import UnitOfWork
 from core.users import UserRecord
+from ledger.flows import daily_flows
 from ledger.instruments import symbols_of
 from ledger.portfolio import Book, Mark, Valuation, book, equity_curve, record_equity, valuation
 from ledger.statement import statement
@@ -100,12 +101,17 @@ async def history(update: Update, context: BotContext, user: UserRecord | None) 
 
 
 async def chart(update: Update, context: BotContext, user: UserRecord | None) -> None:
-    """Allocation and P&L per position, as an image."""
+    """Your equity over the year (deposits and withdrawals marked), the daily P&L, the allocation, as an image."""
     assert user is not None
     now = await _valued(context, user)
     since = trade_date(context.services.clock.now()) - timedelta(days=365)
-    curve = await context.services.db.transact(lambda uow: equity_curve(uow, user.id, since), readonly=True)
-    image = await asyncio.to_thread(charts.portfolio_chart, now, curve)  # drawing takes CPU: off the event loop
+
+    async def read(uow: UnitOfWork) -> tuple[list[tuple[date, Decimal]], dict[date, Decimal]]:
+        flows = {day: amount for day, amount in (await daily_flows(uow, user.id)).items() if day >= since}
+        return await equity_curve(uow, user.id, since), flows
+
+    curve, flows = await context.services.db.transact(read, readonly=True)
+    image = await charts.render(charts.performance_chart, curve, flows, now)
     await context.bot.send_photo(user.telegram_id, image, caption=f"Equity {usd(now.equity)}")
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from telegram import Update
 
+from core import notifications
 from core.errors import InvalidCommand
 from core.users import UserRecord
 
-from .. import notifications
 from ..context import BotContext
 from ..render import esc
 
@@ -15,7 +15,7 @@ USAGE = "/notifications [KIND on|silent|off]"
 
 
 async def show(update: Update, context: BotContext, user: UserRecord | None) -> None:
-    """Your notification settings; /notifications broadcast off turns the platform's news off."""
+    """Your notification settings; /notifications alerts silent sends price alerts without a sound."""
     assert user is not None
     words = [word.lower() for word in context.args or []]
     db = context.services.db
@@ -27,5 +27,8 @@ async def show(update: Update, context: BotContext, user: UserRecord | None) -> 
     lines = ["<b>Notifications</b>"] + [
         f"{esc(kind)} ({esc(about)}): {modes[kind]}" for kind, about in notifications.KINDS.items()
     ]
-    lines.append(f"Change one: <code>{esc(USAGE)}</code>. Fills and security messages are always sent.")
+    lines.append(
+        f"Change one: <code>{esc(USAGE)}</code>. Fills, security messages, money, margin calls and a stop or "
+        "target that sells are always sent."
+    )
     await context.bot.send_message(user.telegram_id, "\n".join(lines))

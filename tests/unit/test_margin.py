@@ -17,6 +17,7 @@ from broker.margin import (
     MarginRule,
     check_order,
     figures,
+    liquidation,
 )
 
 AAPL, PENNY = 265598, 999
@@ -103,3 +104,33 @@ def test_an_order_that_fits_never_leaves_the_account_below_its_initial_requireme
         assert check.after.cash >= 0 and check.after.loan <= POLICY.lending_capacity
         if kind is AccountType.CASH:
             assert check.lending_needed == 0
+
+
+@given(
+    positions=st.lists(
+        st.tuples(st.integers(1, 500), st.decimals(D("1.00"), D("400.00"), places=2)),
+        min_size=1,
+        max_size=6,
+    ),
+    leverage=st.decimals(D("0.3"), D("1.2"), places=2),
+)
+def test_a_liquidation_plan_cures_a_breach_or_sells_everything(positions: list[tuple[int, D]], leverage: D) -> None:
+    """Bought at some price with a loan of `leverage` times the positions' value at the mark; after the plan's
+    sales at the mark, the account is above maintenance, or (equity below zero) holds nothing."""
+    holdings = [Holding(1000 + n, D(quantity), price) for n, (quantity, price) in enumerate(positions)]
+    value = sum((h.quantity * h.price for h in holdings), D(0))
+    loan = (value * leverage).quantize(D("0.01"))
+    start = account(AccountType.MARGIN, "0", *holdings, loan=str(loan))
+    sales = liquidation(start, POLICY)
+    if not figures(start, POLICY).maintenance_breach:
+        assert sales == []
+        return
+    sold = {sale.con_id: sale.quantity for sale in sales}
+    assert all(0 < sold[h.con_id] <= h.quantity for h in holdings if h.con_id in sold)
+    left = [Holding(h.con_id, h.quantity - sold.get(h.con_id, D(0)), h.price) for h in holdings]
+    proceeds = sum((sale.quantity * sale.price for sale in sales), D(0))
+    after = account(AccountType.MARGIN, str(proceeds), *[h for h in left if h.quantity], loan=str(loan))
+    if figures(start, POLICY).equity >= 0:
+        assert not figures(after, POLICY).maintenance_breach
+    else:
+        assert all(h.quantity == 0 for h in left)

@@ -1,0 +1,209 @@
+"""The price watcher: the engine (alerts/engine.py) fed by IB's quote streams, one per instrument however many
+alerts watch it, and the database kept in step.
+
+A quote is evaluated at once, on the event loop, in memory. What it sets off is written in the watcher's next
+round, woken at once: fired alerts told (once: the write is conditional on the count of firings, and the outbox
+key is the firing's number), protective orders sold through the normal order flow (the order's key is the
+protective order's id, so a sale is placed once however often it is tried). Every so often the watcher reads the
+active alerts again, for those set or deleted elsewhere; a restart reads them all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Protocol
+from uuid import UUID
+
+from broker.events import Quote
+from broker.order_requests import OrderRequest
+from broker.order_states import OrderSide
+from core.config import Settings
+from core.db import Database, UnitOfWork
+from core.errors import BrokerUnavailable, DomainError
+from core.outbox import Message, publish
+from core.rounds import Rounds
+from ledger.accounts import AccountKind, Asset
+from ledger.service import open_account
+
+from . import store
+from .engine import AlertEngine, Protective, Tick
+from .models import WatchStatus
+from .rules import Fired, PriceAlert
+
+log = logging.getLogger("omnibot.alerts")
+PlaceOrder = Callable[[OrderRequest], Awaitable[Any]]
+
+
+class QuoteStreams(Protocol):
+    def stream(self, con_id: int, listener: Callable[[Quote], None]) -> Callable[[], None]: ...
+
+
+class PriceWatcher:
+    def __init__(self, db: Database, streams: QuoteStreams, place_order: PlaceOrder, settings: Settings) -> None:
+        self._db, self._streams, self._place_order = db, streams, place_order
+        self.engine = AlertEngine()
+        self._pending = Tick()
+        self._flushing = asyncio.Lock()
+        self._last: dict[int, Decimal] = {}  # the last trade price seen, per instrument
+        self._unsubscribe: dict[int, Callable[[], None]] = {}
+        self._sync_every = timedelta(seconds=settings.alerts_sync_seconds)
+        self._next_sync = datetime.min.replace(tzinfo=UTC)
+        self._rounds = Rounds("price watch", self._round, settings.alerts_sync_seconds)
+
+    async def start(self) -> None:
+        await self.sync()
+        self._rounds.start()
+
+    async def stop(self) -> None:
+        await self._rounds.stop()
+        for unsubscribe in self._unsubscribe.values():
+            unsubscribe()
+        self._unsubscribe.clear()
+
+    # ---- what the bot calls, after its transaction committed
+
+    def watch(self, alert: PriceAlert) -> None:
+        self.engine.watch(alert)
+        self._subscribe()
+
+    def watch_protective(self, order: Protective) -> None:
+        self.engine.watch_protective(order)
+        self._subscribe()
+
+    def forget(self, watched_id: UUID) -> None:
+        self.engine.forget(watched_id)
+        self._subscribe()
+
+    # ---- quotes
+
+    def last_price(self, con_id: int) -> Decimal | None:
+        return self._last.get(con_id)
+
+    def on_quote(self, quote: Quote) -> None:
+        if quote.last is None:
+            return
+        self._last[quote.con_id] = quote.last
+        found = self.engine.tick(quote.con_id, quote.last, self._db.clock.now())
+        if found:
+            self._pending.fired += found.fired
+            self._pending.rearmed += found.rearmed
+            self._pending.hit += found.hit
+            self._pending.paired += found.paired
+            self._rounds.wake()
+
+    def _subscribe(self) -> None:
+        """One stream for each instrument something waits on; none for the others."""
+        wanted = self.engine.instruments()
+        for con_id in set(self._unsubscribe) - wanted:
+            self._unsubscribe.pop(con_id)()
+        for con_id in wanted - set(self._unsubscribe):
+            self._unsubscribe[con_id] = self._streams.stream(con_id, self.on_quote)
+
+    # ---- rounds
+
+    async def _round(self) -> None:
+        await self.flush()
+        if self._db.clock.now() >= self._next_sync:
+            await self.sync()
+            self._next_sync = self._db.clock.now() + self._sync_every
+
+    async def flush(self) -> None:
+        """Write and tell what the quotes set off since the last round; sell what protective orders were hit."""
+        async with self._flushing:  # one at a time: a flush that returns has written all it took
+            found, self._pending = self._pending, Tick()
+            if found.fired or found.rearmed or found.paired:
+                await self._db.transact(lambda uow: _record(uow, found))
+            for order in found.hit:
+                await self._sell(order)
+
+    async def sync(self) -> None:
+        """Watch what the database has active, and nothing else (set or deleted by another process, or before a
+        restart); what a quote set off but the watcher has not written yet is left as the engine has it."""
+        alerts, protective = await self._db.transact(_active, readonly=True)
+        settling = {f.alert.id for f in self._pending.fired} | {o.id for o in self._pending.hit}
+        known = {a.id: a for a in alerts} | {o.id: o for o in protective}
+        for watched_id in set(self.engine.alerts) | set(self.engine.protective):
+            if watched_id not in known and watched_id not in settling:
+                self.engine.forget(watched_id)
+        for alert in alerts:
+            if alert.id not in self.engine.alerts and alert.id not in settling:
+                self.engine.watch(alert)
+        for order in protective:
+            if order.id not in self.engine.protective and order.id not in settling:
+                self.engine.watch_protective(order)
+        self._subscribe()
+
+    async def _sell(self, order: Protective) -> None:
+        """Sell the position (or the part named) at market, as the investor agreed when they set the order."""
+        asset = Asset.instrument(order.con_id)
+        position = await self._db.transact(
+            lambda uow: open_account(uow, AccountKind.INVESTOR_POSITION, asset, order.owner_id)
+        )
+        quantity = min(order.quantity or position.available, position.available)
+        if quantity <= 0:
+            await self._db.transact(lambda uow: _ended(uow, order, WatchStatus.FAILED, "no shares left to sell"))
+            return
+        request = OrderRequest(order.owner_id, f"protect/{order.id}", order.symbol, OrderSide.SELL, quantity)
+        try:
+            placed = await self._place_order(request)
+        except BrokerUnavailable:
+            self.watch_protective(order)  # the next quote past the trigger tries again
+            return
+        except DomainError as refused:
+            reason = str(refused)
+            await self._db.transact(lambda uow: _ended(uow, order, WatchStatus.FAILED, reason))
+            return
+        await self._db.transact(lambda uow: _ended(uow, order, WatchStatus.DONE, "sold", placed.id, quantity))
+
+
+async def _active(uow: UnitOfWork) -> tuple[list[PriceAlert], list[Protective]]:
+    return await store.active_alerts(uow), await store.active_protective(uow)
+
+
+async def _record(uow: UnitOfWork, found: Tick) -> None:
+    told = [fired for fired in found.fired if await store.record_fired(uow, fired.alert, fired.after)]
+    await store.record_rearmed(uow, [alert.id for alert in found.rearmed])
+    for paired in found.paired:
+        await store.close_protective(uow, paired, WatchStatus.DELETED, "the other order of the pair was hit")
+    await publish(uow, [Message("alert.price", _key(fired), _payload(fired)) for fired in told])
+
+
+def _key(fired: Fired) -> str:
+    return f"alert/{fired.alert.id}/{fired.alert.fired_count + 1}"
+
+
+def _payload(fired: Fired) -> dict[str, Any]:
+    alert = fired.alert
+    return {
+        "owner_id": str(alert.owner_id),
+        "alert_id": str(alert.id),
+        "symbol": alert.symbol,
+        "condition": alert.condition.value,
+        "level": str(alert.level),
+        "reference": None if alert.reference is None else str(alert.reference),
+        "price": str(fired.price),
+        "repeat": alert.repeat,
+        "at": fired.at.isoformat(),
+    }
+
+
+async def _ended(
+    uow: UnitOfWork, order: Protective, status: WatchStatus, note: str, placed: UUID | None = None,
+    quantity: Decimal | None = None,
+) -> None:  # fmt: skip
+    if not await store.close_protective(uow, order.id, status, note, placed=placed):
+        return  # ended already (deleted by the investor meanwhile, or by another watcher)
+    topic = "alert.protective_sold" if status is WatchStatus.DONE else "alert.protective_failed"
+    payload = {
+        "owner_id": str(order.owner_id),
+        "symbol": order.symbol,
+        "kind": order.kind.value,
+        "trigger": str(order.trigger),
+        "quantity": None if quantity is None else str(quantity),
+        "note": note,
+    }
+    await publish(uow, [Message(topic, f"protective/{order.id}", payload)])
