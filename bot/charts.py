@@ -19,7 +19,7 @@ from decimal import Decimal
 
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.dates import DateFormatter, date2num
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import FuncFormatter
@@ -221,11 +221,9 @@ def _tidy(axes: Axes, *, dates: bool = True) -> None:
     axes.tick_params(labelsize=11)
     for side in ("top", "right"):
         axes.spines[side].set_visible(False)
-    if dates:  # every panel keeps its own dates (autofmt_xdate would leave them on the bottom one only)
-        axes.xaxis.set_major_formatter(DateFormatter("%b %d"))  # type: ignore[no-untyped-call]
-        for label in axes.get_xticklabels():
-            label.set_rotation(30)
-            label.set_horizontalalignment("right")
+    if dates:  # a few short, level dates: readable on a phone, and rotated text is slow to draw
+        axes.xaxis.set_major_locator(AutoDateLocator(minticks=3, maxticks=6))  # type: ignore[no-untyped-call]
+        axes.xaxis.set_major_formatter(ConciseDateFormatter(axes.xaxis.get_major_locator()))  # type: ignore[no-untyped-call]
 
 
 def _png(figure: Figure) -> bytes:
