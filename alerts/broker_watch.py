@@ -48,9 +48,9 @@ class BrokerWatch:
 
     async def _after_grace(self, since: datetime) -> None:
         await asyncio.sleep(self._down_seconds)
-        self._told = True
         assert self._latest is not None
         await self._tell("admin.broker_down", self._latest, since)
+        self._told = True  # only once said: "back" follows a "down" the admins were given
 
     async def _tell(self, topic: str, event: ConnectionChanged, since: datetime) -> None:
         payload = {"state": event.state.value, "since": since.isoformat(), "detail": event.detail[:300]}

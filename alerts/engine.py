@@ -32,7 +32,7 @@ class Tick:
     fired: list[Fired] = field(default_factory=list)
     rearmed: list[PriceAlert] = field(default_factory=list)
     hit: list[Protective] = field(default_factory=list)
-    paired: list[UUID] = field(default_factory=list)  # the other half of each pair hit, dropped with it
+    paired: list[Protective] = field(default_factory=list)  # the other half of each pair hit, set aside with it
 
     def __bool__(self) -> bool:
         return bool(self.fired or self.rearmed or self.hit)
@@ -96,5 +96,5 @@ class AlertEngine:
         self.forget(order.id)
         for other in list(self.protective.values()):
             if (other.owner_id, other.con_id) == (order.owner_id, order.con_id):
-                found.paired.append(other.id)
+                found.paired.append(other)
                 self.forget(other.id)

@@ -22,6 +22,7 @@ _OPEN = text("status = 'open'")
 
 class WatchStatus(StrEnum):
     ACTIVE = "active"
+    SELLING = "selling"  # a protective order hit: the watcher has claimed it and is placing its sale
     DONE = "done"  # a one-shot alert that fired; a protective order whose sale was placed
     FAILED = "failed"  # a protective order that could not sell (no shares, a halt)
     DELETED = "deleted"  # removed by the investor; a protective order replaced, or cancelled by its sibling

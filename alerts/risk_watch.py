@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -29,7 +29,8 @@ from broker import margin_service
 from broker.margin import liquidation
 from broker.market_data import last_prices
 from broker.order_requests import Market, OrderRequest
-from broker.order_states import OrderSide
+from broker.order_states import OrderSide, OrderStatus
+from broker.order_store import ORDERS
 from core.bulk import upsert_rows
 from core.calendar import NEW_YORK, trade_date
 from core.config import Settings
@@ -37,11 +38,12 @@ from core.db import Database, UnitOfWork
 from core.errors import BrokerUnavailable, DomainError
 from core.outbox import Message, publish
 from core.rounds import Rounds
-from ledger.accounts import AccountKind
-from ledger.flows import flows_since
+from ledger.accounts import AccountKind, Asset
+from ledger.flows import flows_by_day, moved_after
 from ledger.instruments import symbols_of
 from ledger.money import ZERO, round_cash
 from ledger.portfolio import NAV
+from ledger.service import open_account
 from ledger.store import ACCOUNTS
 
 from .models import MarginCallRow
@@ -87,16 +89,18 @@ class RiskWatch:
             if all(con_id in prices for con_id in book.shares)
         }
         before = await _last_values(uow, today, valued)
-        moved = await flows_since(uow, datetime.combine(today, time(), NEW_YORK), valued)
+        earliest = min((day for day, _value in before.values()), default=today)
+        moved = await flows_by_day(uow, datetime.combine(earliest, time(), NEW_YORK), valued)
         rows = [{"owner_id": o, "day": today, "equity": e, "updated_at": now} for o, e in valued.items()]
         if rows:
             await upsert_rows(uow, NAV, rows, key=("owner_id", "day"))
         threshold, told = self._settings.risk_drawdown_alert_pct, []
         for owner, equity in valued.items():
-            start = before.get(owner)
-            if start is None or start <= 0:
+            last_day, start = before.get(owner, (today, ZERO))
+            if start <= 0:
                 continue
-            fall = (start + moved.get(owner, ZERO) - equity) / start * 100
+            # Money moved since that last value (not only today's: a day may have gone unvalued) is no fall.
+            fall = (start + moved_after(moved.get(owner, {}), last_day) - equity) / start * 100
             if fall >= threshold:
                 facts = {"owner_id": str(owner), "equity": str(equity), "from": str(start), "pct": f"{fall:.2f}"}
                 told.append(Message("risk.drawdown", f"drawdown/{owner}/{today}", facts))
@@ -113,9 +117,15 @@ class RiskWatch:
                 update(CALLS).where(CALLS.c.id.in_(cured)).values(status="cured", closed_at=now)
             )
         grace = timedelta(hours=self._settings.margin_call_grace_hours)
+        new = breached - set(open_calls)
+        live = [status.value for status in OrderStatus if status.is_live]
+        selling = select(ORDERS.c.owner_id).where(
+            ORDERS.c.owner_id.in_(new), ORDERS.c.side == OrderSide.SELL.value, ORDERS.c.status.in_(live)
+        )
+        new -= set((await uow.connection.execute(selling)).scalars())  # a sale on its way may cure it: not yet
         opened = [
             {"id": uow.ids.new_id(), "owner_id": owner, "opened_at": now, "deadline": now + grace, "status": "open"}
-            for owner in sorted(breached - set(open_calls))
+            for owner in sorted(new)
         ]
         if opened:
             await uow.connection.execute(insert(CALLS), opened)
@@ -131,20 +141,26 @@ class RiskWatch:
         async def plan(uow: UnitOfWork) -> tuple[list[Any], dict[int, str]]:
             account = await margin_service.margin_account(uow, owner, prices)
             sales = liquidation(account, await margin_service.policy(uow, self._settings))
-            return sales, await symbols_of(uow, [sale.con_id for sale in sales])
+            capped = []
+            for sale in sales:  # what open sales already hold is on its way out: only the rest can be sold
+                shares = await open_account(uow, AccountKind.INVESTOR_POSITION, Asset.instrument(sale.con_id), owner)
+                if shares.available > 0:
+                    capped.append(replace(sale, quantity=min(sale.quantity, shares.available)))
+            return capped, await symbols_of(uow, [sale.con_id for sale in capped])
 
-        sales, symbols = await self._db.transact(plan, readonly=True)
+        sales, symbols = await self._db.transact(plan)
         placed = []
         for sale in sales:
             request = OrderRequest(owner, f"margin-call/{call_id}/{sale.con_id}", symbols[sale.con_id], OrderSide.SELL,
                                    sale.quantity)  # fmt: skip
             try:
                 await self._place_order(request)
-            except (DomainError, BrokerUnavailable) as refused:
+            except (DomainError, BrokerUnavailable) as refused:  # the others may still go
                 log.warning("margin call %s: the sale of %s could not be placed: %s", call_id, request.symbol, refused)
-                return  # the call stays open: the next round tries again
+                continue
             placed.append({"symbol": request.symbol, "quantity": str(sale.quantity)})
-        await self._db.transact(lambda uow: _liquidated(uow, call_id, owner, placed))
+        if placed:  # else the call stays open, and the next round tries again
+            await self._db.transact(lambda uow: _liquidated(uow, call_id, owner, placed))
 
 
 async def _liquidated(uow: UnitOfWork, call_id: UUID, owner: UUID, sales: list[dict[str, str]]) -> None:
@@ -173,12 +189,12 @@ async def _own_books(uow: UnitOfWork) -> dict[UUID, OwnBook]:
     return dict(books)
 
 
-async def _last_values(uow: UnitOfWork, today: Any, owners: Collection[UUID]) -> dict[UUID, Decimal]:
-    """Each investor's value at the end of their last day before today on the equity curve."""
+async def _last_values(uow: UnitOfWork, today: Any, owners: Collection[UUID]) -> dict[UUID, tuple[Any, Decimal]]:
+    """Each investor's last day before today on the equity curve, and their value at its end."""
     latest = (
         select(NAV.c.owner_id, func.max(NAV.c.day).label("day")).where(NAV.c.day < today).group_by(NAV.c.owner_id)
     ).subquery()
-    query = select(NAV.c.owner_id, NAV.c.equity).join(
+    query = select(NAV.c.owner_id, NAV.c.day, NAV.c.equity).join(
         latest, and_(NAV.c.owner_id == latest.c.owner_id, NAV.c.day == latest.c.day)
     )
-    return {owner: equity for owner, equity in await uow.connection.execute(query) if owner in owners}
+    return {owner: (day, equity) for owner, day, equity in await uow.connection.execute(query) if owner in owners}

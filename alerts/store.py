@@ -101,11 +101,15 @@ async def set_protective(uow: UnitOfWork, order: Protective) -> None:
     await uow.connection.execute(insert(PROTECTIVE).values(**values))
 
 
-async def active_protective(uow: UnitOfWork, owner_id: UUID | None = None) -> list[Protective]:
+async def active_protective(
+    uow: UnitOfWork, owner_id: UUID | None = None, *, status: WatchStatus = WatchStatus.ACTIVE
+) -> list[Protective]:
+    """The protective orders waiting for their price (or, with `status=SELLING`, those whose sale was being
+    placed when a watcher stopped)."""
     query = (
         select(PROTECTIVE, INSTRUMENTS.c.symbol)
         .join(INSTRUMENTS, INSTRUMENTS.c.con_id == PROTECTIVE.c.con_id)
-        .where(PROTECTIVE.c.status == ACTIVE)
+        .where(PROTECTIVE.c.status == status.value)
         .order_by(PROTECTIVE.c.created_at, PROTECTIVE.c.id)
     )
     if owner_id is not None:
@@ -114,6 +118,30 @@ async def active_protective(uow: UnitOfWork, owner_id: UUID | None = None) -> li
         Protective(row.id, row.owner_id, row.con_id, row.symbol, ProtectKind(row.kind), row.trigger, row.quantity)
         for row in await uow.connection.execute(query)
     ]
+
+
+async def claim_protective(uow: UnitOfWork, order_id: UUID) -> bool:
+    """Take a protective order that was hit, to sell: False when it is no longer active (deleted, replaced, or
+    taken by another watcher), and then nothing is sold."""
+    done = await uow.connection.execute(
+        update(PROTECTIVE)
+        .where(PROTECTIVE.c.id == order_id, PROTECTIVE.c.status == ACTIVE)
+        .values(status=WatchStatus.SELLING.value, updated_at=uow.clock.now())
+    )
+    return bool(done.rowcount == 1)
+
+
+async def finish_protective(
+    uow: UnitOfWork, order_id: UUID, status: WatchStatus, note: str, placed: UUID | None = None
+) -> bool:
+    """End the sale of a claimed protective order (done, failed), or give it back (active); False if it had
+    been finished already."""
+    done = await uow.connection.execute(
+        update(PROTECTIVE)
+        .where(PROTECTIVE.c.id == order_id, PROTECTIVE.c.status == WatchStatus.SELLING.value)
+        .values(status=status.value, note=note[:200], order_id=placed, updated_at=uow.clock.now())
+    )
+    return bool(done.rowcount == 1)
 
 
 async def close_protective(

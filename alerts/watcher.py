@@ -3,9 +3,11 @@ alerts watch it, and the database kept in step.
 
 A quote is evaluated at once, on the event loop, in memory. What it sets off is written in the watcher's next
 round, woken at once: fired alerts told (once: the write is conditional on the count of firings, and the outbox
-key is the firing's number), protective orders sold through the normal order flow (the order's key is the
-protective order's id, so a sale is placed once however often it is tried). Every so often the watcher reads the
-active alerts again, for those set or deleted elsewhere; a restart reads them all.
+key is the firing's number), protective orders sold through the normal order flow. A protective order is claimed
+in the database before its sale (active -> selling), so one deleted or replaced meanwhile sells nothing; the
+sale's key is the order's id, so a sale left half done by a crash is finished, never doubled, by the next
+watcher. Every so often the watcher reads the active alerts again, for those set or deleted elsewhere; a
+restart reads them all.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ class PriceWatcher:
         self.engine = AlertEngine()
         self._pending = Tick()
         self._flushing = asyncio.Lock()
+        self._busy: set[UUID] = set()  # protective orders being sold, and their pairs: sync leaves them be
+        self._recovering: list[Protective] = []  # sales a stopped watcher left half done
         self._last: dict[int, Decimal] = {}  # the last trade price seen, per instrument
         self._unsubscribe: dict[int, Callable[[], None]] = {}
         self._sync_every = timedelta(seconds=settings.alerts_sync_seconds)
@@ -115,16 +119,23 @@ class PriceWatcher:
         """Write and tell what the quotes set off since the last round; sell what protective orders were hit."""
         async with self._flushing:  # one at a time: a flush that returns has written all it took
             found, self._pending = self._pending, Tick()
-            if found.fired or found.rearmed or found.paired:
+            if found.fired or found.rearmed:
                 await self._db.transact(lambda uow: _record(uow, found))
             for order in found.hit:
-                await self._sell(order)
+                pair = [
+                    other for other in found.paired if (other.owner_id, other.con_id) == (order.owner_id, order.con_id)
+                ]
+                await self._sell(order, pair)
+            recovering, self._recovering = self._recovering, []
+            for order in recovering:
+                await self._sell(order, [], claimed=True)
 
     async def sync(self) -> None:
         """Watch what the database has active, and nothing else (set or deleted by another process, or before a
-        restart); what a quote set off but the watcher has not written yet is left as the engine has it."""
-        alerts, protective = await self._db.transact(_active, readonly=True)
-        settling = {f.alert.id for f in self._pending.fired} | {o.id for o in self._pending.hit}
+        restart). What a quote set off but the watcher has not written yet, and the orders being sold with their
+        pairs, are left as the engine has them. Sales a stopped watcher left half done are finished."""
+        alerts, protective, selling = await self._db.transact(_active, readonly=True)
+        settling = {f.alert.id for f in self._pending.fired} | {o.id for o in self._pending.hit} | self._busy
         known = {a.id: a for a in alerts} | {o.id: o for o in protective}
         for watched_id in set(self.engine.alerts) | set(self.engine.protective):
             if watched_id not in known and watched_id not in settling:
@@ -135,40 +146,58 @@ class PriceWatcher:
         for order in protective:
             if order.id not in self.engine.protective and order.id not in settling:
                 self.engine.watch_protective(order)
+        self._recovering += [order for order in selling if order.id not in settling]
+        if self._recovering:
+            self._rounds.wake()
         self._subscribe()
 
-    async def _sell(self, order: Protective) -> None:
-        """Sell the position (or the part named) at market, as the investor agreed when they set the order."""
-        asset = Asset.instrument(order.con_id)
-        position = await self._db.transact(
-            lambda uow: open_account(uow, AccountKind.INVESTOR_POSITION, asset, order.owner_id)
-        )
-        quantity = min(order.quantity or position.available, position.available)
-        if quantity <= 0:
-            await self._db.transact(lambda uow: _ended(uow, order, WatchStatus.FAILED, "no shares left to sell"))
-            return
-        request = OrderRequest(order.owner_id, f"protect/{order.id}", order.symbol, OrderSide.SELL, quantity)
+    async def _sell(self, order: Protective, pair: list[Protective], *, claimed: bool = False) -> None:
+        """Sell the position (or the part named) at market, as the investor agreed when they set the order. The
+        order is claimed first (a deleted or replaced one sells nothing); its pair is cancelled only once the
+        sale is placed, and watched again if it is not."""
+        self._busy |= {order.id, *(other.id for other in pair)}
         try:
-            placed = await self._place_order(request)
-        except BrokerUnavailable:
-            self.watch_protective(order)  # the next quote past the trigger tries again
-            return
-        except DomainError as refused:
-            reason = str(refused)
-            await self._db.transact(lambda uow: _ended(uow, order, WatchStatus.FAILED, reason))
-            return
-        await self._db.transact(lambda uow: _ended(uow, order, WatchStatus.DONE, "sold", placed.id, quantity))
+            if not claimed and not await self._db.transact(lambda uow: store.claim_protective(uow, order.id)):
+                return
+            asset = Asset.instrument(order.con_id)
+            position = await self._db.transact(
+                lambda uow: open_account(uow, AccountKind.INVESTOR_POSITION, asset, order.owner_id)
+            )
+            quantity = min(order.quantity or position.available, position.available)
+            if quantity <= 0:
+                await self._db.transact(lambda uow: _ended(uow, order, WatchStatus.FAILED, "no shares left to sell"))
+                self._watch_again(pair)
+                return
+            request = OrderRequest(order.owner_id, f"protect/{order.id}", order.symbol, OrderSide.SELL, quantity)
+            try:
+                placed = await self._place_order(request)
+            except BrokerUnavailable:  # given back: the next quote past the trigger tries again
+                await self._db.transact(lambda uow: store.finish_protective(uow, order.id, WatchStatus.ACTIVE, ""))
+                self._watch_again([order, *pair])
+                return
+            except DomainError as refused:
+                reason = str(refused)
+                await self._db.transact(lambda uow: _ended(uow, order, WatchStatus.FAILED, reason))
+                self._watch_again(pair)
+                return
+            await self._db.transact(lambda uow: _ended(uow, order, WatchStatus.DONE, "sold", placed.id, quantity, pair))
+        finally:
+            self._busy -= {order.id, *(other.id for other in pair)}
+
+    def _watch_again(self, orders: list[Protective]) -> None:
+        for order in orders:
+            self.engine.watch_protective(order)
+        self._subscribe()
 
 
-async def _active(uow: UnitOfWork) -> tuple[list[PriceAlert], list[Protective]]:
-    return await store.active_alerts(uow), await store.active_protective(uow)
+async def _active(uow: UnitOfWork) -> tuple[list[PriceAlert], list[Protective], list[Protective]]:
+    selling = await store.active_protective(uow, status=WatchStatus.SELLING)
+    return await store.active_alerts(uow), await store.active_protective(uow), selling
 
 
 async def _record(uow: UnitOfWork, found: Tick) -> None:
     told = [fired for fired in found.fired if await store.record_fired(uow, fired.alert, fired.after)]
     await store.record_rearmed(uow, [alert.id for alert in found.rearmed])
-    for paired in found.paired:
-        await store.close_protective(uow, paired, WatchStatus.DELETED, "the other order of the pair was hit")
     await publish(uow, [Message("alert.price", _key(fired), _payload(fired)) for fired in told])
 
 
@@ -193,10 +222,12 @@ def _payload(fired: Fired) -> dict[str, Any]:
 
 async def _ended(
     uow: UnitOfWork, order: Protective, status: WatchStatus, note: str, placed: UUID | None = None,
-    quantity: Decimal | None = None,
+    quantity: Decimal | None = None, pair: list[Protective] | None = None,
 ) -> None:  # fmt: skip
-    if not await store.close_protective(uow, order.id, status, note, placed=placed):
-        return  # ended already (deleted by the investor meanwhile, or by another watcher)
+    if not await store.finish_protective(uow, order.id, status, note, placed):
+        return  # finished already (by another watcher)
+    for other in pair or []:
+        await store.close_protective(uow, other.id, WatchStatus.DELETED, "the other order of the pair sold")
     topic = "alert.protective_sold" if status is WatchStatus.DONE else "alert.protective_failed"
     payload = {
         "owner_id": str(order.owner_id),

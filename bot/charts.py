@@ -92,8 +92,8 @@ def pnl_card(title: str, subtitle: str, pnl: Decimal, pct: Decimal | None, rows:
     axes.set_axis_off()
     colour = GAIN if pnl >= 0 else LOSS
     axes.add_patch(Rectangle((0, 0), 0.015, 1, color=colour, transform=axes.transAxes))
-    axes.text(0.05, 0.86, title, fontsize=24, fontweight="bold", color=INK, transform=axes.transAxes)
-    axes.text(0.05, 0.76, subtitle, fontsize=13, color=MUTED, transform=axes.transAxes)
+    axes.text(0.05, 0.86, title, fontsize=24, fontweight="bold", color=INK, transform=axes.transAxes, parse_math=False)
+    axes.text(0.05, 0.76, subtitle, fontsize=13, color=MUTED, transform=axes.transAxes, parse_math=False)
     axes.axhline(0.68, xmin=0.05, xmax=0.95, color="#dddddd", linewidth=1)
     sign = "+" if pnl >= 0 else "-"
     axes.text(0.05, 0.42, f"{sign}${abs(pnl):,.2f}", fontsize=40, fontweight="bold", color=colour,
@@ -102,8 +102,8 @@ def pnl_card(title: str, subtitle: str, pnl: Decimal, pct: Decimal | None, rows:
         axes.text(0.05, 0.28, f"{pct:+.2f}%", fontsize=22, color=colour, transform=axes.transAxes)
     for number, (label, value) in enumerate(rows[:5]):
         y = 0.56 - number * 0.105
-        axes.text(0.58, y, label, fontsize=13, color=MUTED, transform=axes.transAxes)
-        axes.text(0.95, y, value, fontsize=13, color=INK, ha="right", transform=axes.transAxes)
+        axes.text(0.58, y, label, fontsize=13, color=MUTED, transform=axes.transAxes, parse_math=False)
+        axes.text(0.95, y, value, fontsize=13, color=INK, ha="right", transform=axes.transAxes, parse_math=False)
     axes.text(0.05, 0.08, "Omnibot", fontsize=12, color=MUTED, transform=axes.transAxes)
     return _png(figure)
 

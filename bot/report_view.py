@@ -22,9 +22,8 @@ def report_note(topic: str, payload: dict[str, Any]) -> str | None:
     fills = payload.get("fills") or []
     for fill in fills[:10]:
         verb = "Bought" if fill["side"] == "buy" else "Sold"
-        lines.append(
-            f"{verb} {shares(Decimal(fill['quantity']))} {esc(fill['symbol'])} at {usd(Decimal(fill['price']))}"
-        )
+        quantity, cash = Decimal(fill["quantity"]), abs(Decimal(fill["cash"]))
+        lines.append(f"{verb} {shares(quantity)} {esc(fill['symbol'])} for {usd(cash)}")
     if len(fills) > 10:
         lines.append(f"and {len(fills) - 10} more fills: /history shows them")
     if not fills:

@@ -26,7 +26,8 @@ def statement_pdf(statement: MonthlyStatement, holder: str, account: str) -> byt
         for number, page in enumerate(pages, 1):
             figure = Figure(figsize=A4)
             for row, line in enumerate(page):
-                figure.text(0.06, 0.955 - row * 0.0158, line, family="monospace", fontsize=8.3)
+                # parse_math=False: two "$" on a line would otherwise be typeset as a formula.
+                figure.text(0.06, 0.955 - row * 0.0158, line, family="monospace", fontsize=8.3, parse_math=False)
             figure.text(0.94, 0.02, f"page {number} of {len(pages)}", ha="right", family="monospace", fontsize=8)
             pdf.savefig(figure)
     return buffer.getvalue()

@@ -145,15 +145,22 @@ class MarketData:
             ask=_price(ticker.ask),
             last=_price(ticker.last),
             close=_price(ticker.close),
-            bid_size=_price(ticker.bidSize),
-            ask_size=_price(ticker.askSize),
+            bid_size=_size(ticker.bidSize),
+            ask_size=_size(ticker.askSize),
             delayed=ticker.marketDataType in DELAYED_TYPES,
             at=self._clock.now(),
         )
 
 
 def _price(value: float | None) -> Decimal | None:
-    """IB marks a missing price as NaN or -1."""
+    """IB marks a missing price as NaN or -1; a price of 0 is no price either (it would set off every stop)."""
+    if value is None or math.isnan(value) or value <= 0:
+        return None
+    return Decimal(repr(value))
+
+
+def _size(value: float | None) -> Decimal | None:
+    """IB marks a missing size as NaN or -1; a size of 0 is a size."""
     if value is None or math.isnan(value) or value < 0:
         return None
     return Decimal(repr(value))

@@ -51,7 +51,11 @@ class Redactor(logging.Filter):
         return BOT_TOKEN.sub(MASK, text)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = self.redact(record.getMessage()), None
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError, KeyError):  # a malformed call: keep the words, drop the arguments
+            message = f"{record.msg} (its arguments did not fit the message)"
+        record.msg, record.args = self.redact(message), None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:

@@ -1,6 +1,7 @@
 """Money that came into or went out of an investor's own book without trading making it: deposits, withdrawals,
-transfers, money moved to or from their copies, a profit share received. Performance figures (a leader's
-returns, a day's drawdown) take these out, so a deposit is not a gain and a withdrawal not a loss."""
+transfers, a withdrawal the bank returned, money moved to or from their copies, a profit share received.
+Performance figures (a leader's returns, a day's drawdown) take these out, so a deposit is not a gain and a
+withdrawal not a loss. (Shares a stopped copy hands back are not cash, and not counted here yet.)"""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from .accounts import AccountKind
 from .money import ZERO
 from .store import ACCOUNTS, ENTRIES, POSTINGS
 
-EXTERNAL = ("deposit", "withdrawal", "transfer", "sleeve_cash", "profit_share")
+EXTERNAL = ("deposit", "withdrawal", "withdrawal_return", "transfer", "sleeve_cash", "profit_share")
 
 
 async def daily_flows(uow: UnitOfWork, owner_id: UUID) -> dict[date, Decimal]:
@@ -32,15 +33,22 @@ async def daily_flows(uow: UnitOfWork, owner_id: UUID) -> dict[date, Decimal]:
     return dict(per_day)
 
 
-async def flows_since(uow: UnitOfWork, since: datetime, owners: Collection[UUID] | None = None) -> dict[UUID, Decimal]:
-    """The net money in (positive) or out since a moment, per investor (of those named, when named)."""
+async def flows_by_day(
+    uow: UnitOfWork, since: datetime, owners: Collection[UUID] | None = None
+) -> dict[UUID, dict[date, Decimal]]:
+    """The net money in (positive) or out since a moment, per investor (of those named) and trading day."""
     query = _flows().where(ENTRIES.c.created_at >= since)
     if owners is not None:
         query = query.where(ACCOUNTS.c.owner_id.in_(owners))
-    totals: dict[UUID, Decimal] = defaultdict(Decimal)
-    for owner, _at, amount in await uow.connection.execute(query):
-        totals[owner] -= amount
-    return dict(totals)
+    found: dict[UUID, dict[date, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    for owner, at, amount in await uow.connection.execute(query):
+        found[owner][trade_date(at)] -= amount
+    return {owner: dict(days) for owner, days in found.items()}
+
+
+def moved_after(days: dict[date, Decimal], after: date) -> Decimal:
+    """The money moved on the trading days after `after` (up to today)."""
+    return sum((amount for day, amount in days.items() if day > after), ZERO)
 
 
 def daily_pnl(curve: Sequence[tuple[date, Decimal]], flows: Mapping[date, Decimal]) -> list[tuple[date, Decimal]]:

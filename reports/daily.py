@@ -4,7 +4,8 @@ out), the day's fills, and the price alerts that fired. One message a day each: 
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -12,17 +13,18 @@ from uuid import UUID
 from sqlalchemy import func, select
 
 from alerts.store import ALERTS
-from broker.order_store import ORDERS
 from core import notifications
 from core.calendar import NEW_YORK, is_business_day
 from core.db import Database, UnitOfWork
 from core.outbox import Message, publish
 from core.rounds import Rounds
-from ledger.flows import flows_since
+from ledger.flows import flows_by_day, moved_after
 from ledger.instruments import symbols_of
 from ledger.portfolio import NAV
+from ledger.statement import lines_between
 
 AFTER_THE_CLOSE = time(16, 30)
+FAR = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 class DailySummaries:
@@ -53,19 +55,23 @@ async def write_summaries(uow: UnitOfWork, day: date) -> int:
         return 0
     start = datetime.combine(day, time(), NEW_YORK)
     values = await _values(uow, readers, day)
-    moved = await flows_since(uow, start, readers)
+    earliest = min((value.before_day for value in values.values() if value.before_day), default=day)
+    moved = await flows_by_day(uow, datetime.combine(earliest, time(), NEW_YORK), readers)
     fills = await _fills(uow, readers, start)
     fired = await _alerts_fired(uow, readers, start)
     messages = []
     for owner in readers:
-        today, before = values.get(owner, (None, None))
-        pnl = None if today is None or before is None else today - before - moved.get(owner, Decimal(0))
+        value = values.get(owner, Values())
+        pnl = None
+        if value.today is not None and value.before is not None and value.before_day is not None:
+            # Money moved since the last value (a day may have gone unvalued) is neither gain nor loss.
+            pnl = value.today - value.before - moved_after(moved.get(owner, {}), value.before_day)
         facts: dict[str, Any] = {
             "owner_id": str(owner),
             "day": day.isoformat(),
-            "equity": None if today is None else str(today),
+            "equity": None if value.today is None else str(value.today),
             "pnl": None if pnl is None else str(pnl),
-            "pct": None if pnl is None or not before else f"{pnl / before * 100:.2f}",
+            "pct": None if pnl is None or not value.before else f"{pnl / value.before * 100:.2f}",
             "fills": fills.get(owner, []),
             "alerts": fired.get(owner, 0),
         }
@@ -74,35 +80,38 @@ async def write_summaries(uow: UnitOfWork, day: date) -> int:
     return len(messages)
 
 
-async def _values(uow: UnitOfWork, owners: list[UUID], day: date) -> dict[UUID, tuple[Decimal | None, Decimal | None]]:
-    """Today's value of each book (the risk watch's last of the day), and the last one before today."""
+@dataclass(frozen=True)
+class Values:
+    today: Decimal | None = None  # the risk watch's last value of the day
+    before_day: date | None = None  # the last day before today with a value
+    before: Decimal | None = None
+
+
+async def _values(uow: UnitOfWork, owners: list[UUID], day: date) -> dict[UUID, Values]:
     query = select(NAV.c.owner_id, NAV.c.day, NAV.c.equity).where(NAV.c.owner_id.in_(owners), NAV.c.day <= day)
-    found: dict[UUID, tuple[Decimal | None, Decimal | None]] = {}
+    found: dict[UUID, Values] = {}
     for owner, when, equity in await uow.connection.execute(query.order_by(NAV.c.day)):
-        today, before = found.get(owner, (None, None))
-        found[owner] = (equity, before) if when == day else (today, equity)  # by day: the last before today stays
+        known = found.get(owner, Values())
+        found[owner] = replace(known, today=equity) if when == day else replace(known, before_day=when, before=equity)
     return found
 
 
 async def _fills(uow: UnitOfWork, owners: list[UUID], since: datetime) -> dict[UUID, list[dict[str, str]]]:
-    query = (
-        select(ORDERS.c.owner_id, ORDERS.c.side, ORDERS.c.con_id, ORDERS.c.filled_quantity, ORDERS.c.filled_gross)
-        .where(
-            ORDERS.c.owner_id.in_(owners),
-            ORDERS.c.sleeve_id.is_(None),
-            ORDERS.c.filled_quantity > 0,
-            ORDERS.c.updated_at >= since,
-        )
-        .order_by(ORDERS.c.updated_at)
-    )
-    rows = (await uow.connection.execute(query)).all()
-    symbols = await symbols_of(uow, {row.con_id for row in rows})
+    """The day's trades of each own book, from the ledger (what was booked today, corrections included): shares
+    and the cash they cost or brought, commission in."""
     found: dict[UUID, list[dict[str, str]]] = {}
-    for row in rows:
-        price = row.filled_gross / row.filled_quantity
-        fill = {"side": row.side.value, "quantity": str(row.filled_quantity), "symbol": symbols.get(row.con_id, "?"),
-                "price": str(price.quantize(Decimal("0.0001")))}  # fmt: skip
-        found.setdefault(row.owner_id, []).append(fill)
+    for owner in owners:
+        lines = [line for line in await lines_between(uow, owner, since, FAR) if line.kind == "trade"]
+        con_ids = {c.asset.con_id for line in lines for c in line.changes if c.asset.con_id}
+        symbols = await symbols_of(uow, con_ids)
+        for line in lines:
+            own = [c for c in line.changes if not c.in_copy]
+            cash = sum((c.amount for c in own if c.asset.is_cash), Decimal(0))
+            for change in own:
+                if change.asset.con_id and change.amount:
+                    fill = {"side": "buy" if change.amount > 0 else "sell", "quantity": str(abs(change.amount)),
+                            "symbol": symbols.get(change.asset.con_id, "?"), "cash": str(cash)}  # fmt: skip
+                    found.setdefault(owner, []).append(fill)
     return found
 
 

@@ -25,7 +25,7 @@ ACTIVE = sa.text("status = 'active'")
 
 
 def _status() -> sa.Enum:
-    values = ("active", "done", "failed", "deleted")
+    values = ("active", "selling", "done", "failed", "deleted")
     return sa.Enum(*values, name="watch_status", native_enum=False, create_constraint=True, length=8)
 
 

@@ -10,6 +10,7 @@ from telegram import Update
 from broker.market_data import last_prices
 from broker.position_history import PositionHistory, position_history
 from copytrade import store as copy_store
+from copytrade.store import CopyRecord
 from copytrade.terms import CopyMode
 from core.errors import InvalidCommand, NotTradable
 from core.users import UserRecord
@@ -33,15 +34,7 @@ async def card(update: Update, context: BotContext, user: UserRecord | None) -> 
     leader = await services.db.transact(lambda uow: copy_store.leader_by_alias(uow, words[0]), readonly=True)
     copy = next((c for c in copies if leader is not None and c.leader_id == leader.user_id), None)
     if leader is not None and copy is not None and copy.mode is CopyMode.COPY:
-        books = await services.db.transact(lambda uow: sleeve_books(uow, [copy.id]), readonly=True)
-        prices = await last_prices(services.broker.market, books[copy.id].shares)
-        value = books[copy.id].equity(prices)
-        pnl = value - copy.invested
-        pct = pnl / copy.invested * 100 if copy.invested else None
-        rows = [("Put in", usd(copy.invested)), ("Worth now", usd(value)), ("Status", copy.status.value)]
-        since = f"Copying {leader.alias} since {copy.created_at:%Y-%m-%d}"
-        image = await charts.render(charts.pnl_card, f"Copy of {leader.alias}", since, pnl, pct, rows)
-        await context.bot.send_photo(user.telegram_id, image, caption=f"Your copy of {leader.alias}: {usd(pnl)}")
+        await _copy_card(context, user, leader.alias, copy)
         return
     contract = await services.broker.market.qualify(words[0])
     if contract is None:
@@ -58,6 +51,24 @@ async def card(update: Update, context: BotContext, user: UserRecord | None) -> 
         return
     image = await charts.render(charts.pnl_card, *_closed(contract.symbol, history))
     await context.bot.send_photo(user.telegram_id, image, caption=f"{contract.symbol}: {usd(history.realized)}")
+
+
+async def _copy_card(context: BotContext, user: UserRecord, alias: str, copy: CopyRecord) -> None:
+    services = context.services
+    books = await services.db.transact(lambda uow: sleeve_books(uow, [copy.id]), readonly=True)
+    prices = await last_prices(services.broker.market, books[copy.id].shares)
+    if set(books[copy.id].shares) - set(prices):  # a holding valued at nothing would show a false loss
+        await context.bot.send_message(
+            user.telegram_id, "The broker cannot price all of this copy now: try again soon."
+        )
+        return
+    value = books[copy.id].equity(prices)
+    pnl = value - copy.invested
+    pct = pnl / copy.invested * 100 if copy.invested else None
+    rows = [("Put in", usd(copy.invested)), ("Worth now", usd(value)), ("Status", copy.status.value)]
+    since = f"Copying {alias} since {copy.created_at:%Y-%m-%d}"
+    image = await charts.render(charts.pnl_card, f"Copy of {alias}", since, pnl, pct, rows)
+    await context.bot.send_photo(user.telegram_id, image, caption=f"Your copy of {alias}: {usd(pnl)}")
 
 
 def _closed(symbol: str, history: PositionHistory) -> tuple[str, str, Decimal, Decimal | None, list[tuple[str, str]]]:

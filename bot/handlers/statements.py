@@ -54,11 +54,11 @@ async def export(update: Update, context: BotContext, user: UserRecord | None) -
     words = [word.lower() for word in context.args or []] or ["all"]
     if words == ["all"]:
         start, end, name = datetime(2000, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC), "all"
-    elif len(words) == 1 and YEAR.fullmatch(words[0]):
+    elif len(words) == 1 and YEAR.fullmatch(words[0]) and 1970 <= int(words[0]) <= 9998:
         year = int(words[0])
         start, end = month_bounds(date(year, 1, 1))[0], month_bounds(date(year, 12, 1))[1]
         name = words[0]
-    elif len(words) == 1 and (found := MONTH.fullmatch(words[0])) and 1 <= int(found[2]) <= 12:
+    elif len(words) == 1 and (found := MONTH.fullmatch(words[0])) and _plausible(found):
         start, end = month_bounds(date(int(found[1]), int(found[2]), 1))
         name = words[0]
     else:
@@ -74,6 +74,10 @@ def _month(words: list[str], today: date) -> date:
     if not words:
         return date(today.year - (today.month == 1), (today.month - 2) % 12 + 1, 1)
     found = MONTH.fullmatch(words[0]) if len(words) == 1 else None
-    if found is None or not 1 <= int(found[2]) <= 12:
+    if found is None or not _plausible(found):
         raise InvalidCommand("name the month as YYYY-MM", STATEMENT_USAGE)
     return date(int(found[1]), int(found[2]), 1)
+
+
+def _plausible(month: re.Match[str]) -> bool:
+    return 1970 <= int(month[1]) <= 9998 and 1 <= int(month[2]) <= 12

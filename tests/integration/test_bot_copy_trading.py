@@ -59,6 +59,8 @@ async def test_lead_find_copy_mirror_and_stop_from_the_chat(trading_bot: BotDesk
     await bob.replies(0)  # what was pushed so far is read
     listed = (await bob.send("/following"))[0]
     assert "Ada: copy, active. Put in $5,000.00" in listed["text"] and "5 AAPL" in listed["text"]
+    card = (await bob.send("/card ada"))[0]  # the copy's P&L card: a picture, with the P&L in its caption
+    assert card["photo"] and card["text"].startswith("Your copy of Ada: ")
     copy_id = next(data for label, data in listed["buttons"] if label == "Stop 1").removeprefix("cs:")
     forged = await carol.press_data(preview["message_id"], f"cp:{copy_id}", forge=True)  # another's copy
     await carol.answer_to(forged)

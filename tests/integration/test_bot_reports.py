@@ -81,7 +81,7 @@ async def test_statement_export_and_daily_summary(trading_bot: BotDesk, desk: De
     await eventually(lambda: chat.saw("Your day,"), what="the summary")
     [summary] = [m for m in await chat.messages() if "Your day," in (m["text"] or "")]
     assert summary["silent"] and "Value $9,990.00, today -$10.00\n" in summary["text"]
-    assert summary["text"].count("Bought 10 AAPL") == 2 and "Sold 10 AAPL" in summary["text"]
+    assert summary["text"].count("Bought 10 AAPL for $2,00") == 2 and "Sold 10 AAPL for $1,99" in summary["text"]
 
 
 async def _filled(bot: BotDesk, owner: object, key: str) -> bool:

@@ -17,6 +17,7 @@ from alerts.desk import AlertDesk
 from alerts.models import ProtectKind, WatchStatus
 from alerts.rules import Condition
 from alerts.watcher import PriceWatcher
+from broker import halts
 from broker.market_data import MarketData
 from broker.order_states import OrderStatus
 from broker.orders import Trading
@@ -130,3 +131,31 @@ async def test_a_stop_sells_the_position_at_market_when_hit_and_cancels_its_targ
 
 async def _position(uow: Any, owner: Any) -> Decimal:
     return (await open_account(uow, AccountKind.INVESTOR_POSITION, Asset.instrument(AAPL), owner)).balance
+
+
+async def test_a_stop_whose_sale_is_refused_keeps_its_target_and_a_deleted_one_sells_nothing(watch: Watch) -> None:
+    desk = watch.desk
+    owner = await desk.investor()
+    desk.sim.set_price("AAPL", Decimal(200))
+    bought = await desk.order(owner, "buy", 10)
+    await desk.route()
+    await desk.settled(bought.id)
+    orders = {}
+    for kind, level in ((ProtectKind.STOP, "190"), (ProtectKind.TARGET, "230")):
+        order, _selling, _price = await watch.alerts.check_protective(owner, "AAPL", kind, Decimal(level), None)
+        orders[kind] = await watch.alerts.set_protective(order)
+
+    await desk.db.transact(lambda uow: halts.set_halt(uow, AAPL, "news pending"))
+    await watch.price("195.00")
+    await watch.price("189.00")  # the stop is hit, but the sale is refused: the target stays
+    [failed] = await watch.told("alert.protective_failed")
+    assert failed["kind"] == "stop" and "halted" in failed["note"]
+    left = await desk.db.transact(lambda uow: store.active_protective(uow, owner))
+    assert [o.kind for o in left] == [ProtectKind.TARGET]
+
+    await desk.db.transact(lambda uow: halts.clear_halt(uow, AAPL))
+    await watch.alerts.add_alert(owner, "AAPL", Condition.ABOVE, Decimal(500), repeat=False)  # keeps AAPL streamed
+    await watch.alerts.delete(owner, orders[ProtectKind.TARGET].id)
+    await watch.price("231.00")  # past the deleted target: nothing sold
+    assert await watch.told("alert.protective_sold") == []
+    assert await desk.db.transact(lambda uow: _position(uow, owner)) == 10

@@ -107,6 +107,6 @@ def test_a_stop_and_its_target_are_a_pair_one_hit_drops_the_other() -> None:
         engine.watch_protective(order)
     assert not engine.tick(1, Decimal(200), START)
     found = engine.tick(1, Decimal("169.99"), START)
-    assert found.hit == [stop] and found.paired == [target.id]
+    assert found.hit == [stop] and found.paired == [target]
     assert engine.tick(1, Decimal(230), START).hit == []  # the target went with the stop
     assert engine.tick(1, Decimal(150), START).hit == [other]
