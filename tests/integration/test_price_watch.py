@@ -159,3 +159,28 @@ async def test_a_stop_whose_sale_is_refused_keeps_its_target_and_a_deleted_one_s
     await watch.price("231.00")  # past the deleted target: nothing sold
     assert await watch.told("alert.protective_sold") == []
     assert await desk.db.transact(lambda uow: _position(uow, owner)) == 10
+
+
+async def test_a_sale_left_half_done_by_a_crash_is_finished_once_by_the_next_watcher(watch: Watch) -> None:
+    desk = watch.desk
+    owner = await desk.investor()
+    desk.sim.set_price("AAPL", Decimal(200))
+    bought = await desk.order(owner, "buy", 10)
+    await desk.route()
+    await desk.settled(bought.id)
+    order, _selling, _price = await watch.alerts.check_protective(owner, "AAPL", ProtectKind.STOP, Decimal(190), None)
+    await watch.alerts.set_protective(order)
+    # A watcher claimed the hit stop, then died before placing (or recording) the sale.
+    assert await desk.db.transact(lambda uow: store.claim_protective(uow, order.id))
+    await watch.watcher.sync()
+    await watch.watcher.flush()
+    await watch.watcher.sync()  # and again: the sale is not placed twice
+    await watch.watcher.flush()
+    [sold] = await watch.told("alert.protective_sold")
+    assert Decimal(sold["quantity"]) == 10
+    await eventually(lambda: _flat(desk, owner), what="the sale filled")
+    await desk.assert_matches_simulator()
+
+
+async def _flat(desk: Desk, owner: Any) -> bool:
+    return await desk.db.transact(lambda uow: _position(uow, owner)) == 0
