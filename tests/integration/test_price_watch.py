@@ -96,11 +96,7 @@ async def test_an_alert_fires_once_when_crossed_and_a_repeating_one_honours_its_
 
 async def test_a_stop_sells_the_position_at_market_when_hit_and_cancels_its_target(watch: Watch) -> None:
     desk = watch.desk
-    owner = await desk.investor()
-    desk.sim.set_price("AAPL", Decimal(200))
-    bought = await desk.order(owner, "buy", 10)
-    await desk.route()
-    await desk.settled(bought.id)
+    owner = await holding_ten(desk)
     with pytest.raises(AlertRefused, match="a stop goes below the price"):
         await watch.alerts.check_protective(owner, "AAPL", ProtectKind.STOP, Decimal(201), None)
     with pytest.raises(AlertRefused, match="you hold 10 AAPL shares, not 11"):
@@ -129,17 +125,23 @@ async def test_a_stop_sells_the_position_at_market_when_hit_and_cancels_its_targ
     await desk.assert_matches_simulator()
 
 
+async def holding_ten(desk: Desk) -> Any:
+    """An investor who bought 10 AAPL at 200."""
+    owner = await desk.investor()
+    desk.sim.set_price("AAPL", Decimal(200))
+    bought = await desk.order(owner, "buy", 10)
+    await desk.route()
+    await desk.settled(bought.id)
+    return owner
+
+
 async def _position(uow: Any, owner: Any) -> Decimal:
     return (await open_account(uow, AccountKind.INVESTOR_POSITION, Asset.instrument(AAPL), owner)).balance
 
 
 async def test_a_stop_whose_sale_is_refused_keeps_its_target_and_a_deleted_one_sells_nothing(watch: Watch) -> None:
     desk = watch.desk
-    owner = await desk.investor()
-    desk.sim.set_price("AAPL", Decimal(200))
-    bought = await desk.order(owner, "buy", 10)
-    await desk.route()
-    await desk.settled(bought.id)
+    owner = await holding_ten(desk)
     orders = {}
     for kind, level in ((ProtectKind.STOP, "190"), (ProtectKind.TARGET, "230")):
         order, _selling, _price = await watch.alerts.check_protective(owner, "AAPL", kind, Decimal(level), None)
@@ -163,11 +165,7 @@ async def test_a_stop_whose_sale_is_refused_keeps_its_target_and_a_deleted_one_s
 
 async def test_a_sale_left_half_done_by_a_crash_is_finished_once_by_the_next_watcher(watch: Watch) -> None:
     desk = watch.desk
-    owner = await desk.investor()
-    desk.sim.set_price("AAPL", Decimal(200))
-    bought = await desk.order(owner, "buy", 10)
-    await desk.route()
-    await desk.settled(bought.id)
+    owner = await holding_ten(desk)
     order, _selling, _price = await watch.alerts.check_protective(owner, "AAPL", ProtectKind.STOP, Decimal(190), None)
     await watch.alerts.set_protective(order)
     # A watcher claimed the hit stop, then died before placing (or recording) the sale.
