@@ -193,10 +193,3 @@ def _alert_row(alert: PriceAlert) -> dict[str, Any]:
         "last_fired_at": alert.last_fired_at,
         "status": ACTIVE,
     }
-
-
-async def find_alert(uow: UnitOfWork, alert_id: UUID) -> PriceAlert:
-    row = (await uow.connection.execute(_alerts().where(ALERTS.c.id == alert_id))).one_or_none()
-    if row is None:
-        raise NotFound("alert", alert_id)
-    return _alert(row)
