@@ -23,7 +23,7 @@ from . import store
 from .engine import Protective
 from .models import ProtectKind, WatchStatus
 from .rules import Condition, PriceAlert
-from .watcher import PriceWatcher
+from .watcher import Watch
 
 MAX_MOVE_PCT = Decimal(50)
 
@@ -37,7 +37,7 @@ class Watching:
 
 
 class AlertDesk:
-    def __init__(self, db: Database, market: Market, watcher: PriceWatcher, settings: Settings) -> None:
+    def __init__(self, db: Database, market: Market, watcher: Watch, settings: Settings) -> None:
         self._db, self._market, self._watcher, self._settings = db, market, watcher, settings
 
     async def add_alert(

@@ -36,6 +36,7 @@ from core.calendar import NEW_YORK, trade_date
 from core.config import Settings
 from core.db import Database, UnitOfWork
 from core.errors import BrokerUnavailable, DomainError
+from core.leases import Lease
 from core.outbox import Message, publish
 from core.rounds import Rounds
 from ledger.accounts import AccountKind, Asset
@@ -64,8 +65,8 @@ class RiskWatch:
         self._db, self._market, self._settings, self._place_order = db, market, settings, place_order
         self._rounds = Rounds("risk watch", self.run, settings.risk_watch_minutes * 60)
 
-    def start(self) -> None:
-        self._rounds.start()
+    def start(self, lease: Lease | None = None) -> None:
+        self._rounds.start(lease)
 
     async def stop(self) -> None:
         await self._rounds.stop()

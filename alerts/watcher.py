@@ -44,6 +44,15 @@ class QuoteStreams(Protocol):
     def stream(self, con_id: int, listener: Callable[[Quote], None]) -> Callable[[], None]: ...
 
 
+class Watch(Protocol):
+    """What the alert desk hands alerts and protective orders to, once they are committed."""
+
+    def watch(self, alert: PriceAlert) -> None: ...
+    def watch_protective(self, order: Protective) -> None: ...
+    def forget(self, watched_id: UUID) -> None: ...
+    async def sync(self) -> None: ...
+
+
 class PriceWatcher:
     def __init__(self, db: Database, streams: QuoteStreams, place_order: PlaceOrder, settings: Settings) -> None:
         self._db, self._streams, self._place_order = db, streams, place_order
@@ -81,6 +90,11 @@ class PriceWatcher:
     def forget(self, watched_id: UUID) -> None:
         self.engine.forget(watched_id)
         self._subscribe()
+
+    def resync(self) -> None:
+        """Read the database again now (alerts set or deleted by another process)."""
+        self._next_sync = datetime.min.replace(tzinfo=UTC)
+        self._rounds.wake()
 
     # ---- quotes
 
@@ -238,3 +252,36 @@ async def _ended(
         "note": note,
     }
     await publish(uow, [Message(topic, f"protective/{order.id}", payload)])
+
+
+class WatchLink:
+    """The price watcher as the alert desk reaches it: this process's own while it holds the IB connection (the
+    watcher lives on its quote streams), else the broker process's, woken to read the database again."""
+
+    def __init__(self, wake_remote: Callable[[], None]) -> None:
+        self.local: PriceWatcher | None = None
+        self._wake_remote = wake_remote
+
+    def watch(self, alert: PriceAlert) -> None:
+        if self.local is not None:
+            self.local.watch(alert)
+        else:
+            self._wake_remote()
+
+    def watch_protective(self, order: Protective) -> None:
+        if self.local is not None:
+            self.local.watch_protective(order)
+        else:
+            self._wake_remote()
+
+    def forget(self, watched_id: UUID) -> None:
+        if self.local is not None:
+            self.local.forget(watched_id)
+        else:
+            self._wake_remote()
+
+    async def sync(self) -> None:
+        if self.local is not None:
+            await self.local.sync()
+        else:
+            self._wake_remote()

@@ -249,7 +249,10 @@ async def main() -> None:
             running(platform, token=TOKEN, base_url=f"{base_url}/bot") as live,
             httpx.AsyncClient(base_url=base_url, timeout=30) as http,
         ):
-            connection = live.services.broker.connection
+            assert live.broker is not None
+            await asyncio.wait_for(live.broker.leading.wait(), 30)
+            assert live.services.broker.link.local is not None
+            connection = live.services.broker.link.local.connection
             await connection.wait_ready(within=30)
             chats = Chats(http)
             await updates_per_second(chats, users, args.rounds)

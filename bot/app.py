@@ -16,10 +16,12 @@ from telegram.ext import (
     CommandHandler,
     ContextTypes,
     Defaults,
+    ExtBot,
     MessageHandler,
     TypeHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
 
 from .access import Access
 from .commands import COMMANDS, menu
@@ -41,19 +43,27 @@ from .handlers import (
 from .services import Services
 
 
+def build_bot(token: str, base_url: str, *, max_rate: float = 25) -> ExtBot[int]:
+    """The Bot API client, HTML by default, within Telegram's flood limits: about 30 messages a second overall.
+    Aim a little under (the two clocks never agree to the millisecond); a 429 (RetryAfter) is waited out and the
+    request sent again. Each process has its own limiter: processes that send share `max_rate` between them."""
+    return ExtBot(
+        token,
+        base_url=base_url,
+        base_file_url=base_url.replace("/bot", "/file/bot"),
+        defaults=Defaults(parse_mode=ParseMode.HTML),
+        rate_limiter=AIORateLimiter(overall_max_rate=max_rate, max_retries=5),
+        request=HTTPXRequest(connection_pool_size=256),
+    )
+
+
 def build_application(services: Services, token: str, base_url: str) -> OmnibotApplication:
     application = (
         ApplicationBuilder()
-        .token(token)
-        .base_url(base_url)
-        .base_file_url(base_url.replace("/bot", "/file/bot"))
+        .bot(build_bot(token, base_url, max_rate=services.settings.telegram_max_rate))
         .application_class(OmnibotApplication, kwargs={"services": services})
         .context_types(ContextTypes(context=BotContext))
-        .defaults(Defaults(parse_mode=ParseMode.HTML))
         .concurrent_updates(True)
-        # Telegram's flood limits: about 30 messages a second overall. Aim a little under (the two clocks never
-        # agree to the millisecond), and a 429 (RetryAfter) is waited out and the request sent again.
-        .rate_limiter(AIORateLimiter(overall_max_rate=25, max_retries=5))
         .post_init(_post_init)
         .build()
     )

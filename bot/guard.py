@@ -7,12 +7,14 @@ import contextlib
 import functools
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from telegram import Update
 from telegram.error import TelegramError
 
+from core import metrics
 from core.errors import BrokerUnavailable, DomainError
 from core.users import UserRecord
 
@@ -38,10 +40,13 @@ def guarded(access: Access, handler: Handler) -> Callback:
         if not allows(access, user) or (access is Access.ADMIN and not _private(update)):
             await reply(update, REFUSED[access])
             return
+        started = time.perf_counter()
         try:
             await handler(update, context, user)
         except (DomainError, BrokerUnavailable) as refused:  # the broker being away is news, not a fault
             await reply(update, explain(refused))
+        finally:
+            metrics.UPDATE_SECONDS.labels(handler.__name__).observe(time.perf_counter() - started)
 
     return run
 
@@ -58,8 +63,7 @@ async def reply(update: Update, text: str) -> None:
 async def on_error(update: object, context: BotContext) -> None:
     """The last resort: log what failed, with what update and user, and apologise with a reference to quote."""
     reference = secrets.token_hex(4)
-    user = update.effective_user.id if isinstance(update, Update) and update.effective_user else None
-    log.error("error %s handling update for telegram user %s", reference, user, exc_info=context.error)
+    log.error("error %s handling an update", reference, exc_info=context.error)  # the gate bound the user's id
     if isinstance(update, Update) and update.effective_message is not None:
         await update.effective_message.reply_text(
             "Sorry, something went wrong on our side. Please try again; if it happens again, quote reference "

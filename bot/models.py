@@ -29,3 +29,13 @@ class BlockedChat(Base):
 
     telegram_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     blocked_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class SeenUpdate(Base):
+    """A Telegram update taken up by some bot process: one delivered again (a webhook retried on another
+    process, polling resumed after a crash) is dropped. Kept a day; Telegram reuses ids only after a week."""
+
+    __tablename__ = "seen_updates"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    seen_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)

@@ -18,11 +18,11 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Table, and_, case, delete, insert, or_, select, update
+from sqlalchemy import Table, and_, case, delete, func, insert, or_, select, update
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
-from core import notifications
+from core import metrics, notifications
 from core.db import UnitOfWork
 from core.models import OutboxMessage, User
 from core.outbox import Message, publish
@@ -49,6 +49,7 @@ CHAT_INTERVAL = 1.0  # seconds between messages to one chat (Telegram: about one
 URGENT = or_(
     *(OUTBOX.c.topic.like(f"{family}.%") for family in ("order", "margin", "risk", "security", "payments", "account"))
 )
+DEPTH_EVERY = 5.0  # seconds between two counts of the messages waiting (the outbox depth metric)
 PUSHED = {"order.filled", "order.rejected", "order.expired", "order.cancelled"}  # a message of its own
 
 
@@ -60,6 +61,11 @@ class Notifier:
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="notifier")
+
+    async def readiness(self) -> tuple[bool, str]:
+        """For /readyz: the delivery loop runs."""
+        alive = self._task is not None and not self._task.done()
+        return alive, "delivering" if alive else "stopped"
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -96,11 +102,18 @@ class Notifier:
         delivered = await asyncio.gather(*(self._deliver(message, chat_id) for message, chat_id in sending))
         done = nobody + [message["id"] for (message, _chat), ok in zip(sending, delivered, strict=True) if ok]
         await db.transact(functools.partial(_settle, done=done, later=later))
+        metrics.NOTIFICATIONS.labels("sent").inc(len(done) - len(nobody))
+        metrics.NOTIFICATIONS.labels("not_wanted").inc(len(nobody))
+        metrics.NOTIFICATIONS.labels("deferred").inc(len(later) + len(sending) - (len(done) - len(nobody)))
         return len(done)
 
     async def _run(self) -> None:
+        counted = 0.0
         while True:
             try:
+                if time.monotonic() - counted > DEPTH_EVERY:
+                    metrics.OUTBOX_DEPTH.set(await self._services.db.transact(_waiting, readonly=True))
+                    counted = time.monotonic()
                 if await self.deliver_due():
                     continue
             except Exception:  # the loop must outlive a bad moment: log and go on
@@ -248,6 +261,11 @@ async def _order_shown(uow: UnitOfWork, payload: dict[str, Any]) -> tuple[str, t
 async def _blocked(uow: UnitOfWork, telegram_id: int) -> None:
     await uow.connection.execute(delete(BLOCKED).where(BLOCKED.c.telegram_id == telegram_id))
     await uow.connection.execute(insert(BLOCKED).values(telegram_id=telegram_id, blocked_at=uow.clock.now()))
+
+
+async def _waiting(uow: UnitOfWork) -> int:
+    query = select(func.count()).select_from(OUTBOX).where(OUTBOX.c.processed_at.is_(None))
+    return int(await uow.connection.scalar(query) or 0)
 
 
 async def _settle(uow: UnitOfWork, done: list[int], later: list[int]) -> None:

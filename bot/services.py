@@ -5,11 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from alerts.desk import AlertDesk
-from broker.connection import IBConnection
-from broker.market_data import MarketData
+from broker.link import BrokerLink
 from broker.orders import Trading
-from broker.reconciler import Reconciler
-from broker.router import Router
 from copytrade.desk import CopyDesk
 from core.clock import Clock
 from core.config import Settings
@@ -22,12 +19,9 @@ from payments.desk import PaymentDesk
 @dataclass
 class Broker:
     trading: Trading
-    market: MarketData
-    connection: IBConnection
-    router: Router
+    link: BrokerLink  # quotes, contracts, the connection's state, cancels: here or in the broker process
     copies: CopyDesk
     alerts: AlertDesk
-    reconciler: Reconciler | None = None
 
 
 @dataclass
@@ -36,13 +30,13 @@ class Services:
     db: Database
     clock: Clock
     cipher: FieldCipher
-    broker_parts: Broker | None = None  # None in a process without the IB connection
+    broker_parts: Broker | None = None  # None where trading is not offered (tests of the bot alone)
     payment_desk: PaymentDesk | None = None  # None in a process that does not run payments
 
     @property
     def broker(self) -> Broker:
         if self.broker_parts is None:
-            raise BrokerUnavailable("this process has no connection to the broker")
+            raise BrokerUnavailable("trading is not offered here")
         return self.broker_parts
 
     @property

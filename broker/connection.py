@@ -230,7 +230,8 @@ class IBConnection:
         trade = self.find_trade(order_ref)
         if trade is None or trade.isDone():
             return False
-        self.ib.cancelOrder(trade.order)
+        if trade.orderStatus.status != "PendingCancel":  # asked already (before a takeover, say): not twice
+            self.ib.cancelOrder(trade.order)
         return True
 
     def reduce(self, order_ref: str, quantity: Decimal) -> bool:

@@ -125,6 +125,7 @@ class BrokerStatus:
     traffic: Traffic  # messages a second each way over the last minute
     throttling: bool
     orders_in_flight: int
+    round_trip_ms: float | None = None  # an IB clock request's, when measured
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,13 +1,15 @@
 """SQLAlchemy models of the broker: investors' orders and their history, the block orders sent to IB, the
-executions booked from them, trading halts, and each investor's trading profile and house margin rules."""
+executions booked from them, trading halts, each investor's trading profile and house margin rules, and how
+processes share the one IB connection (the elected broker process, and what others ask of it)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint, Uuid
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.orm import Base, str_enum
@@ -136,3 +138,33 @@ class MarginOverride(Base):
     maintenance: Mapped[Decimal] = mapped_column(Amount)
     reason: Mapped[str] = mapped_column(String(300))
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class BrokerLeader(Base):
+    """The broker process that holds the IB connection now (one row). Its epoch grows at every election: a
+    process routes orders only while the epoch is its own, so a deposed leader cannot send after its successor
+    took over. The leader writes its connection's state here for the processes without one."""
+
+    __tablename__ = "broker_leader"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # always 1
+    epoch: Mapped[int] = mapped_column(BigInteger)
+    holder: Mapped[str] = mapped_column(String(200))  # host and process id, for the operator
+    elected_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    heartbeat_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    status: Mapped[dict[str, Any]] = mapped_column(JSON)  # the connection as the leader sees it
+
+
+class BrokerRequest(Base):
+    """What a process without the IB connection asks of the broker process (qualify a symbol, a quote, act on
+    a cancel, reconcile now), and its answer; the asker is woken by NOTIFY, or reads the row again."""
+
+    __tablename__ = "broker_requests"
+
+    id: Mapped[int] = mapped_column(_AUTO_ID, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    argument: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True, index=True)
+    answer: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    error: Mapped[str] = mapped_column(String(300))

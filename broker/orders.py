@@ -15,7 +15,7 @@ from datetime import timedelta
 from decimal import Decimal
 from uuid import UUID
 
-from core import audit, two_factor, user_service
+from core import audit, logs, metrics, two_factor, user_service
 from core.config import Settings
 from core.db import Database, UnitOfWork
 from core.errors import (
@@ -90,6 +90,8 @@ class Trading:
                 raise
             return same_request(existing, request)
         order, block = await self._db.transact(lambda uow: self._place(uow, checked))
+        logs.bind(order_id=order.id)
+        metrics.ORDERS.labels(order.side.value).inc()
         self._recorded.add(checked.contract.con_id)
         if block is not None and self._send_block is not None:
             await self._send_block(block)

@@ -14,6 +14,7 @@ from uuid import UUID
 
 from sqlalchemy import select
 
+from core import metrics
 from core.config import Settings
 from core.db import Database, UnitOfWork
 from core.outbox import Message, publish
@@ -52,7 +53,9 @@ class Reconciler:
         ib_positions = await self._omnibus.positions()
         ib_cash = (await self._omnibus.summary()).get("TotalCashValue")
         executions = await self._connection.executions()
-        return await self._db.transact(lambda uow: self._compare(uow, ib_positions, ib_cash, executions))
+        breaks = await self._db.transact(lambda uow: self._compare(uow, ib_positions, ib_cash, executions))
+        metrics.RECONCILIATION_BREAKS.set(len(breaks))
+        return breaks
 
     async def _compare(
         self, uow: UnitOfWork, ib_positions: dict[int, Decimal], ib_cash: Decimal | None, seen: list[ExecutionSeen]

@@ -5,6 +5,7 @@
   recovered IB's view, such blocks are sent again (IB's order is found by orderRef first, so nothing goes twice).
 - A large block (notional at or above `trading_whatif_notional`) is first checked with IB's what-if for the
   omnibus account; if IB says the account cannot carry it, its orders are rejected before anything is sent.
+- Only the elected broker process routes (broker/leadership.py): each claim checks that its term still holds.
 - IB's events arrive in order from the connection's dispatcher; each is applied in its own transaction.
 """
 
@@ -13,11 +14,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from decimal import Decimal
 from typing import Protocol
 from uuid import UUID
 
+from core import logs, metrics
 from core.clock import Clock
 from core.config import Settings
 from core.db import Database, UnitOfWork
@@ -37,6 +41,7 @@ from .events import (
     OrderRejected,
     OrderTicket,
 )
+from .leadership import still_leads
 from .omnibus import OmnibusAccount
 from .order_states import OrderSide, OrderStatus, TimeInForce
 from .order_store import BlockRecord
@@ -62,12 +67,21 @@ class Router:
         settings: Settings,
         clock: Clock,
         omnibus: OmnibusAccount | None = None,
+        *,
+        epoch: int | None = None,
+        before_routing: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         self._db, self._connection, self._settings, self._clock = db, connection, settings, clock
         self._omnibus = omnibus
+        self._epoch = epoch  # the broker's term (broker/leadership.py): blocks are claimed only while it lasts
+        # Run after IB's recovery at every (re)connect, before any order goes out (the elected process's
+        # reconciliation): until it has run, the router routes nothing.
+        self._before_routing = before_routing
+        self._may_route = before_routing is None
         self._followers: list[FillFollower] = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._sent_at: dict[str, float] = {}  # order_ref -> when it went to IB (perf_counter), until IB's ack
         connection.subscribe(self._on_event)
 
     def start(self) -> None:
@@ -101,7 +115,7 @@ class Router:
 
     async def route_due(self) -> list[BlockRecord]:
         """Send every block whose window has closed; the blocks sent."""
-        if self._connection.state is not ConnectionState.READY:
+        if self._connection.state is not ConnectionState.READY or not self._may_route:
             return []  # they go when the connection is back (resume)
         blocks = await self._db.transact(self._claim_due)
         for block in blocks:
@@ -112,6 +126,9 @@ class Router:
         """Mark the due blocks routed, each asking IB for what its live orders want; a block that every order
         left before routing ends cancelled, and nothing is sent."""
         claimed, now = [], uow.clock.now()
+        if self._epoch is not None and not await still_leads(uow, self._epoch):
+            log.warning("another process leads the broker now: this one routes nothing")
+            return []
         for block in await store.blocks_due(uow, now):
             live = [o for o in await store.orders_of_block(uow, block.id) if o.status.is_live]
             quantity = sum((o.quantity for o in live), ZERO)
@@ -139,6 +156,7 @@ class Router:
         try:
             if not await self._omnibus_can_carry(block, ticket):
                 return
+            self._sent_at.setdefault(block.order_ref, time.perf_counter())
             await self._connection.place(ticket)
         except (BrokerUnavailable, BrokerRequestFailed) as exc:
             log.warning("block %s not sent (%s); it goes when the connection is back", block.id, exc)
@@ -160,12 +178,21 @@ class Router:
         return False
 
     async def resume(self) -> None:
-        """After a (re)connect and IB's recovery: send what was marked routed but never reached IB."""
+        """After a (re)connect and IB's recovery: reconcile (if asked to), then send what was marked routed but
+        never reached IB, and act on the cancels asked meanwhile."""
+        if self._before_routing is not None:
+            try:
+                await self._before_routing()
+            except Exception:  # a failed look must not keep the platform from trading: it is logged, and retried
+                log.exception("the look before routing failed; routing all the same")
+            self._may_route = True
         blocks = await self._db.transact(store.routed_live_blocks, readonly=True)
         for block in blocks:
             if self._connection.find_trade(block.order_ref) is None and block.ib_order_id is None:
                 log.info("block %s was routed but IB has no order for it: sending it now", block.id)
                 await self._send(block)
+        for block in blocks:  # cancels asked while no broker process was connected
+            await self.cancel_requested(block.id)
         await self.route_due()
 
     async def cancel_requested(self, block_id: UUID) -> None:
@@ -198,19 +225,34 @@ class Router:
         return reduced, total
 
     async def _on_event(self, event: BrokerEvent) -> None:
+        order_ref = getattr(event, "order_ref", None)
+        with logs.bound(block_id=order_ref):
+            await self._apply(event)
+
+    async def _apply(self, event: BrokerEvent) -> None:
         if isinstance(event, OrderAcknowledged):
+            sent = self._sent_at.pop(event.order_ref, None)
+            if sent is not None:
+                metrics.IB_ACK_SECONDS.observe(time.perf_counter() - sent)
             await self._db.transact(lambda uow: fills.acknowledge(uow, event))
         elif isinstance(event, OrderFilled):
+            started = time.perf_counter()
             if await self._db.transact(lambda uow: self._book(uow, event)):
+                metrics.FILL_BOOK_SECONDS.observe(time.perf_counter() - started)
+                metrics.FILLS.inc()
                 for follower in self._followers:
                     follower.fill_committed()
         elif isinstance(event, OrderCancelled):
+            self._sent_at.pop(event.order_ref, None)
             await self._db.transact(lambda uow: self._ended_by_ib(uow, event.order_ref))
         elif isinstance(event, OrderRejected):
+            self._sent_at.pop(event.order_ref, None)
             reason = f"IB refused the order ({event.code}): {event.text}"
             await self._end(event.order_ref, OrderStatus.REJECTED, reason)
         elif isinstance(event, ConnectionChanged) and event.state is ConnectionState.READY:
             await self.resume()
+        elif isinstance(event, ConnectionChanged) and self._before_routing is not None:
+            self._may_route = False
 
     async def _book(self, uow: UnitOfWork, fill: OrderFilled) -> bool:
         """Book the fill, tell of any margin investor it left below maintenance (at the fill's price), and let
@@ -227,6 +269,7 @@ class Router:
         block_id = fills.block_id_of(order_ref)
         if block_id is not None:
             await self._db.transact(lambda uow: fills.end_block(uow, block_id, outcome, reason))
+            metrics.ORDERS_ENDED.labels(outcome.value).inc()
 
     async def _ended_by_ib(self, uow: UnitOfWork, order_ref: str) -> None:
         """IB cancelled the block: at our request, at the end of the day (a DAY order expires), or on its own."""
@@ -242,3 +285,4 @@ class Router:
         else:
             outcome, reason = OrderStatus.CANCELLED, "cancelled by IB"
         await fills.end_block(uow, block.id, outcome, reason)
+        metrics.ORDERS_ENDED.labels(outcome.value).inc()

@@ -48,10 +48,17 @@ NAV_EVERY = timedelta(minutes=10)  # how often leaders' equity is taken (the day
 
 class CopyDesk:
     def __init__(
-        self, db: Database, settings: Settings, market: Market, wake_router: Callable[[], None] = lambda: None
+        self,
+        db: Database,
+        settings: Settings,
+        market: Market,
+        wake_router: Callable[[], None] = lambda: None,
+        wake_desk: Callable[[], None] | None = None,
     ) -> None:
         self._db, self._settings, self._market, self._wake_router = db, settings, market, wake_router
         self._rounds = Rounds("copy desk", self._round, settings.copy_signal_poll_seconds)
+        # The desk's rounds run in the broker process; a follower's request made elsewhere wakes them there.
+        self._wake_desk = wake_desk or self._rounds.wake
         self._next_nav = self._next_watch = datetime.min.replace(tzinfo=UTC)
         self._charged_month: date | None = None
 
@@ -61,6 +68,10 @@ class CopyDesk:
         await record_signals(uow, booked)
 
     def fill_committed(self) -> None:
+        self._rounds.wake()
+
+    def wake(self) -> None:
+        """Run a round now: a follower's request (made in this process or another) waits for it."""
         self._rounds.wake()
 
     # ---- running
@@ -111,7 +122,7 @@ class CopyDesk:
 
     async def follow(self, follower_id: UUID, alias: str, terms: CopyTerms) -> CopyRecord:
         copy = await self._db.transact(lambda uow: following.follow(uow, self._settings, follower_id, alias, terms))
-        self._rounds.wake()  # buying into the leader's positions, if asked
+        self._wake_desk()  # buying into the leader's positions, if asked
         return copy
 
     async def following(self, follower_id: UUID) -> list[CopyRecord]:

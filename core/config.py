@@ -8,6 +8,7 @@ named by `OMNIBOT_<NAME>_FILE` (Docker's and Kubernetes' secrets), so a secret n
 from __future__ import annotations
 
 import os
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -31,6 +32,9 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "production"] = "development"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["auto", "json", "text"] = "auto"  # auto: JSON in production, readable in development
+    http_host: str = "127.0.0.1"  # /healthz, /readyz, /metrics and the Telegram webhook
+    http_port: int = Field(default=8081, ge=0, le=65535)  # 0: no HTTP site
 
     database_url: SecretStr = SecretStr(DEFAULT_DATABASE_URL)
     database_pool_size: int = Field(default=10, ge=1, le=200)
@@ -111,6 +115,9 @@ class Settings(BaseSettings):
 
     telegram_token: SecretStr | None = None
     telegram_base_url: str = "https://api.telegram.org/bot"
+    telegram_max_rate: float = Field(default=25, gt=0, le=30)  # messages a second, per process that sends
+    telegram_webhook_url: str | None = None  # set: bot processes take updates by webhook, not by polling
+    telegram_webhook_secret: SecretStr | None = None  # Telegram's rule: 1-256 of A-Z a-z 0-9 _ -; we ask 16 or more
     bot_commands_per_minute: int = Field(default=30, ge=1)
     bot_confirm_seconds: int = Field(default=120, ge=10, le=3600)
     kyc_auto_approve: bool = False
@@ -120,6 +127,13 @@ class Settings(BaseSettings):
     audit_key: SecretStr | None = None
     encryption_keys: SecretStr | None = None
     blind_index_key: SecretStr | None = None
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", value.get_secret_value()):
+            raise ValueError("16 to 256 letters, digits, _ or - (what Telegram accepts, and long enough to guess)")
+        return value
 
     @field_validator("admin_telegram_ids", mode="before")
     @classmethod

@@ -205,6 +205,13 @@ class Database:
                 await asyncio.sleep(self._rng.uniform(0, 0.002 * 2**attempt))
         raise AssertionError("unreachable")
 
+    def libpq_url(self) -> str | None:
+        """The PostgreSQL URL for a connection of its own, outside the pool (LISTEN, an advisory lock held as
+        long as the process lives); None on SQLite."""
+        if self.dialect != "postgresql":
+            return None
+        return self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
     async def dispose(self) -> None:
         await self.engine.dispose()
 

@@ -145,3 +145,15 @@ class NotificationSetting(Base):
     kind: Mapped[str] = mapped_column(String(24), primary_key=True)  # broadcast, ...
     mode: Mapped[str] = mapped_column(String(8))  # on, silent, off
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class JobLease(Base):
+    """A periodic job shared by several worker processes: the one that claims it (FOR UPDATE SKIP LOCKED) runs
+    it until `held_until`, then sets when it is next due. A worker that dies lets its lease lapse."""
+
+    __tablename__ = "job_leases"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    held_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    held_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

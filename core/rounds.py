@@ -8,6 +8,10 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.leases import Lease
 
 log = logging.getLogger("omnibot")
 
@@ -17,12 +21,16 @@ class Rounds:
         self._name, self._work, self._every = name, work, every
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._lease: Lease | None = None
 
     def wake(self) -> None:
         """Run a round now (or as soon as the one running is done)."""
         self._wakeup.set()
 
-    def start(self) -> None:
+    def start(self, lease: Lease | None = None) -> None:
+        """Run rounds until stopped; with a lease, only the rounds of the process that holds it do the work
+        (a job several worker processes share, core/leases.py)."""
+        self._lease = lease
         self._task = asyncio.create_task(self._run(), name=self._name)
 
     async def stop(self) -> None:
@@ -35,7 +43,10 @@ class Rounds:
         while True:
             self._wakeup.clear()
             try:
-                await self._work()
+                if self._lease is None:
+                    await self._work()
+                else:
+                    await self._lease.run(self._work)
             except Exception:  # the loop must outlive a bad moment; the next round tries again
                 log.exception("%s: a round failed; trying again", self._name)
             with contextlib.suppress(TimeoutError):

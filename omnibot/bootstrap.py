@@ -8,35 +8,37 @@ from __future__ import annotations
 
 import functools
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import StrEnum
+from typing import Literal
 
 from aiohttp import web
 
-from alerts.broker_watch import BrokerWatch
 from alerts.desk import AlertDesk
 from alerts.risk_watch import RiskWatch
-from alerts.watcher import PriceWatcher
-from bot.app import build_application, polling
+from alerts.watcher import WatchLink
+from bot.app import build_application, build_bot, polling
 from bot.context import OmnibotApplication
 from bot.notifier import Notifier
 from bot.services import Broker, Services
+from bot.webhook import by_webhook, telegram_routes
 from broker import margin_service
-from broker.connection import IBConnection
-from broker.market_data import MarketData
-from broker.omnibus import OmnibusAccount
+from broker.link import BrokerLink
 from broker.orders import Trading
-from broker.reconciler import Reconciler
-from broker.router import Router
 from copytrade.desk import CopyDesk
-from core import admins, redaction
+from core import admins, logs, redaction
 from core.clock import Clock, SystemClock
 from core.config import Settings, load_settings
 from core.crypto import FieldCipher
 from core.db import Database, UnitOfWork
+from core.errors import ConfigurationError
 from core.ids import IdGenerator, Uuid7Generator
-from core.rounds import Rounds
+from core.leases import Lease
+from core.wakeups import Wakeups
+from omnibot.broker_role import BrokerRole
+from omnibot.http_site import Check, database_check, start_site
 from payments import funding
 from payments.desk import PaymentDesk
 from payments.providers.base import PaymentProvider
@@ -62,22 +64,48 @@ class Platform:
 
 
 def bootstrap(
-    settings: Settings | None = None, *, clock: Clock | None = None, ids: IdGenerator | None = None
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    ids: IdGenerator | None = None,
+    configure_logs: bool = False,
 ) -> Platform:
+    """The platform's parts from settings (the environment's, by default). `configure_logs`: the process's log
+    handler as the settings say (the command line's; tests keep their own)."""
     settings = settings or load_settings()
+    if configure_logs:
+        form = settings.log_format if settings.log_format != "auto" else _auto_form(settings)
+        logs.configure(settings.log_level, form)
     redaction.install(settings)
     clock = clock or SystemClock()
     ids = ids or Uuid7Generator(clock)
     return Platform(settings, clock, ids, Database.from_settings(settings, clock=clock, ids=ids))
 
 
+class Role(StrEnum):
+    """What a process runs (docs/operations.md, "Scaling out"). All of them, by default, in one process."""
+
+    ALL = "all"
+    BOT = "bot"  # Telegram updates, by long polling or webhook; several behind a load balancer
+    BROKER = "broker"  # the IB connection, for the elected one; the others stand by
+    WORKER = "worker"  # the notifier and the shared jobs (payments, the risk watch, daily summaries); several
+
+    def runs(self, part: Role) -> bool:
+        return self in (part, Role.ALL)
+
+
+def _auto_form(settings: Settings) -> Literal["json", "text"]:
+    return "json" if settings.environment == "production" else "text"
+
+
 @dataclass
 class Running:
-    """Everything of a running platform: the broker's parts, the bot and its notifier."""
+    """Everything of a running process: its services, and the parts its role runs (None where it does not)."""
 
     services: Services
-    application: OmnibotApplication
-    notifier: Notifier
+    application: OmnibotApplication | None
+    notifier: Notifier | None
+    broker: BrokerRole | None
 
 
 async def _money_to_ib(uow: UnitOfWork) -> Decimal:
@@ -104,58 +132,89 @@ async def _webhook_site(settings: Settings, payments: PaymentDesk, clock: Clock)
 
 
 @asynccontextmanager
-async def running(platform: Platform, *, token: str, base_url: str) -> AsyncIterator[Running]:
-    """Start the IB connection, the router, the copy and payment desks (and the payments webhook, when a
-    secret is set), the bot (long polling) and the notifier, all on this event loop; stop them in reverse order
-    when the block exits."""
+async def running(
+    platform: Platform, *, role: Role = Role.ALL, token: str | None = None, base_url: str = ""
+) -> AsyncIterator[Running]:
+    """Start the parts of `role` on this event loop and stop them in reverse order when the block exits.
+
+    Every process has the same services: what needs the IB connection goes through the broker link, to this
+    process's own broker parts while it leads, else to the broker process by PostgreSQL. The bot and the
+    notifier need the Telegram token."""
     settings, clock, db = platform.settings, platform.clock, platform.db
-    connection = IBConnection(settings, clock)
-    market = MarketData(connection, clock)
-    omnibus = OmnibusAccount(connection)
-    router = Router(db, connection, settings, clock, omnibus)
-    broker_watch = BrokerWatch(db, settings.alerts_broker_down_seconds)
-    connection.subscribe(broker_watch.on_event)
-    reconciler = Reconciler(db, connection, omnibus, settings, _money_to_ib)
-    reconciling = Rounds("reconciliation", reconciler.run, settings.reconciliation_minutes * 60)
-    trading = Trading(db, market, settings, wake_router=router.wake, send_block=router.send)
-    copies = CopyDesk(db, settings, market, wake_router=router.wake)
-    router.follow_fills(copies)
-    watcher = PriceWatcher(db, market, trading.place_order, settings)
-    broker = Broker(trading, market, connection, router, copies, AlertDesk(db, market, watcher, settings), reconciler)
-    cap = functools.partial(margin_service.withdrawal_cap, db, settings, market)
+    if (role.runs(Role.BOT) or role.runs(Role.WORKER)) and not token:
+        raise ConfigurationError("OMNIBOT_TELEGRAM_TOKEN is not set: get a token from @BotFather")
+    wakeups = Wakeups(db.libpq_url())
+    link = BrokerLink(db, wakeups)
+    watch = WatchLink(lambda: wakeups.wake("alerts"))
+    trading = Trading(db, link, settings, wake_router=link.wake_router, send_block=link.send_block)
+    copies = CopyDesk(db, settings, link, wake_router=link.wake_router, wake_desk=lambda: wakeups.wake("copies"))
+    cap = functools.partial(margin_service.withdrawal_cap, db, settings, link)
     payments = PaymentDesk(db, settings, platform.field_cipher(), payment_provider(settings), cap)
+    broker = Broker(trading, link, copies, AlertDesk(db, link, watch, settings))
     services = Services(settings, db, clock, platform.field_cipher(), broker, payments)
-    application = build_application(services, token, base_url)
-    notifier = Notifier(services, application.bot)
-    await db.transact(lambda uow: admins.grant_configured(uow, settings))  # OMNIBOT_ADMIN_TELEGRAM_IDS
-    await connection.start()
-    router.start()
-    copies.start()
-    payments.start()
-    reconciling.start()
-    await watcher.start()
-    risk = RiskWatch(db, market, settings, trading.place_order)
-    risk.start()
-    summaries = DailySummaries(db)
-    summaries.start()
-    webhook: web.AppRunner | None = None
-    try:
-        webhook = await _webhook_site(settings, payments, clock)
-        async with polling(application):
+    async with AsyncExitStack() as stack:
+        await wakeups.start()
+        stack.push_async_callback(wakeups.stop)
+        await db.transact(lambda uow: admins.grant_configured(uow, settings))  # OMNIBOT_ADMIN_TELEGRAM_IDS
+        checks: dict[str, Check] = {"database": database_check(db)}
+        broker_role = None
+        if role.runs(Role.BROKER):
+            broker_role = BrokerRole(settings, db, clock, wakeups, link, watch, copies, trading, _money_to_ib)
+            broker_role.start()
+            stack.push_async_callback(broker_role.stop)
+            checks["broker"] = broker_role.readiness
+        notifier = None
+        if role.runs(Role.WORKER):
+            assert token
+            await _start_jobs(stack, platform, services, trading)
+            bot = build_bot(token, base_url, max_rate=settings.telegram_max_rate)
+            await bot.initialize()
+            stack.push_async_callback(bot.shutdown)
+            notifier = Notifier(services, bot)
             notifier.start()
-            try:
-                yield Running(services, application, notifier)
-            finally:
-                await notifier.stop()
-    finally:
-        if webhook is not None:
-            await webhook.cleanup()
-        await summaries.stop()
-        await risk.stop()
-        await watcher.stop()
-        await broker_watch.stop()
-        await reconciling.stop()
-        await payments.stop()
-        await copies.stop()
-        await router.stop()
-        await connection.stop()
+            stack.push_async_callback(notifier.stop)
+            checks["notifier"] = notifier.readiness
+        application, routes = None, []
+        if role.runs(Role.BOT):
+            assert token
+            application = build_application(services, token, base_url)
+            checks["bot"] = _bot_readiness(application)
+            hook, secret = settings.telegram_webhook_url, settings.telegram_webhook_secret
+            if hook and secret is None:
+                raise ConfigurationError("OMNIBOT_TELEGRAM_WEBHOOK_SECRET is needed with OMNIBOT_TELEGRAM_WEBHOOK_URL")
+            if hook and secret is not None:
+                routes = telegram_routes(application, secret.get_secret_value())
+        if settings.http_port:
+            site = await start_site(settings.http_host, settings.http_port, checks, routes)
+            stack.push_async_callback(site.cleanup)
+        if application is not None:
+            hook, secret = settings.telegram_webhook_url, settings.telegram_webhook_secret
+            if hook and secret is not None:
+                await stack.enter_async_context(by_webhook(application, hook, secret.get_secret_value()))
+            else:
+                await stack.enter_async_context(polling(application))
+        yield Running(services, application, notifier, broker_role)
+
+
+def _bot_readiness(application: OmnibotApplication) -> Check:
+    async def check() -> tuple[bool, str]:
+        return application.running, "taking updates" if application.running else "not started"
+
+    return check
+
+
+async def _start_jobs(stack: AsyncExitStack, platform: Platform, services: Services, trading: Trading) -> None:
+    """The worker's jobs, each in one worker at a time (core/leases.py), and the payments webhook."""
+    settings, db = platform.settings, platform.db
+    services.payments.start(Lease(db, "payment desk"))
+    stack.push_async_callback(services.payments.stop)
+    risk = RiskWatch(db, services.broker.link, settings, trading.place_order)
+    every = settings.risk_watch_minutes * 60
+    risk.start(Lease(db, "risk watch", every=every * 0.9))  # the next worker's round after the period runs it
+    stack.push_async_callback(risk.stop)
+    summaries = DailySummaries(db)
+    summaries.start(Lease(db, "daily summaries"))
+    stack.push_async_callback(summaries.stop)
+    webhook = await _webhook_site(settings, services.payments, platform.clock)
+    if webhook is not None:
+        stack.push_async_callback(webhook.cleanup)

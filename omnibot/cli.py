@@ -15,12 +15,12 @@ from typing import Any
 
 from broker.sim.admin import AdminEndpoint
 from broker.sim.gateway import GatewaySimulator
-from core import admins, audit
+from core import admins, audit, logs
 from core.crypto import generate_key
-from core.errors import AuditBroken, ConfigurationError, OmnibotError
+from core.errors import AuditBroken, OmnibotError
 from core.key_rotation import rotate_keys
 from omnibot import migrations, payments_cli
-from omnibot.bootstrap import Platform, bootstrap, running
+from omnibot.bootstrap import Platform, Role, bootstrap, running
 from omnibot.demo import demo, fresh_database
 from omnibot.schema import metadata
 
@@ -67,7 +67,7 @@ def _with_platform(
 ) -> Callable[[argparse.Namespace], None]:
     def run(args: argparse.Namespace) -> None:
         async def main() -> None:
-            platform = bootstrap()
+            platform = bootstrap(configure_logs=True)
             try:
                 await action(platform, args)
             finally:
@@ -82,19 +82,18 @@ def _demo(args: argparse.Namespace) -> None:
     asyncio.run(demo(args.port, fresh_database()))
 
 
-def _run(_args: argparse.Namespace) -> None:
+def _run(args: argparse.Namespace) -> None:
     async def serve() -> None:
-        platform = bootstrap()
+        platform = bootstrap(configure_logs=True)
         token = platform.settings.telegram_token
-        if token is None:
-            raise ConfigurationError("OMNIBOT_TELEGRAM_TOKEN is not set: get a token from @BotFather")
         stop = asyncio.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             asyncio.get_running_loop().add_signal_handler(signum, stop.set)
         try:
             base_url = platform.settings.telegram_base_url
-            async with running(platform, token=token.get_secret_value(), base_url=base_url):
-                log.info("omnibot is running; Ctrl+C stops it")
+            secret = token.get_secret_value() if token else None
+            async with running(platform, role=Role(args.role), token=secret, base_url=base_url):
+                log.info("omnibot is running as %s; Ctrl+C stops it", args.role)
                 await stop.wait()
         finally:
             await platform.close()
@@ -136,9 +135,15 @@ def parser() -> argparse.ArgumentParser:
     keys.add_parser("rotate", help="re-seal every encrypted value under the first key").set_defaults(
         run=_with_platform(_rotate)
     )
-    commands.add_parser("run", help="run the bot on Telegram with the configured gateway and database").set_defaults(
-        run=_run
+    run = commands.add_parser("run", help="run the platform (all of it, or one role)")
+    run.add_argument(
+        "--role",
+        choices=[role.value for role in Role],
+        default=Role.ALL.value,
+        help="all (default): everything in this process; bot: Telegram updates; broker: the IB connection (one "
+        "process is elected, the others stand by); worker: notifications and shared jobs",
     )
+    run.set_defaults(run=_run)
     demo_command = commands.add_parser("demo", help="everything on this machine: simulator, emulator, bot")
     demo_command.add_argument("--port", type=int, default=8088, help="the Telegram emulator's port (its chat page)")
     demo_command.set_defaults(run=_demo)
@@ -168,8 +173,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines carry the bot's token in the URL
+    logs.configure("INFO", "text")  # until the settings are read (a command that reads them may change it)
     try:
         args.run(args)
     except OmnibotError as exc:

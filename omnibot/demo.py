@@ -70,6 +70,8 @@ async def demo(port: int, database: Path, stop: asyncio.Event | None = None) -> 
         leader = await platform.db.transact(lambda uow: _demo_leader(uow, platform))
         await platform.db.transact(lambda uow: _opening_cash(uow, simulator.account.cash))
         async with running(platform, token=TOKEN, base_url=emulator.base_url) as live:
+            assert live.broker is not None
+            await live.broker.leading.wait()  # the demo is one process: it leads at once
             trading = live.services.broker.trading
             await trading.place_order(OrderRequest(leader, "demo/leader-buy", "AAPL", OrderSide.BUY, 40))
             banner = asyncio.create_task(_show_codes(emulator, secret))

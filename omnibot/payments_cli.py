@@ -77,7 +77,7 @@ Action = Callable[[Platform, PaymentDesk, argparse.Namespace], Coroutine[Any, An
 def _run(action: Action) -> Callable[[argparse.Namespace], None]:
     def run(args: argparse.Namespace) -> None:
         async def main() -> None:
-            platform = bootstrap()
+            platform = bootstrap(configure_logs=True)
             settings = platform.settings
             desk = PaymentDesk(platform.db, settings, platform.field_cipher(), payment_provider(settings))
             try:

@@ -17,6 +17,7 @@ from core.config import Settings
 from core.crypto import FieldCipher
 from core.db import Database, UnitOfWork
 from core.errors import PaymentRefused
+from core.leases import Lease
 from core.rounds import Rounds
 
 from . import bank_accounts, deposits, withdrawals
@@ -180,8 +181,8 @@ class PaymentDesk:
 
     # ---- running
 
-    def start(self) -> None:
-        self._rounds.start()
+    def start(self, lease: Lease | None = None) -> None:
+        self._rounds.start(lease)
 
     async def stop(self) -> None:
         await self._rounds.stop()

@@ -16,6 +16,7 @@ from alerts.store import ALERTS
 from core import notifications
 from core.calendar import NEW_YORK, is_business_day
 from core.db import Database, UnitOfWork
+from core.leases import Lease
 from core.outbox import Message, publish
 from core.rounds import Rounds
 from ledger.flows import flows_by_day, moved_after
@@ -33,8 +34,8 @@ class DailySummaries:
         self._rounds = Rounds("daily summaries", self.run, every_seconds)
         self._done: date | None = None
 
-    def start(self) -> None:
-        self._rounds.start()
+    def start(self, lease: Lease | None = None) -> None:
+        self._rounds.start(lease)
 
     async def stop(self) -> None:
         await self._rounds.stop()

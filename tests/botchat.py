@@ -23,13 +23,17 @@ from bot.emulator.server import Emulator
 from bot.notifier import Notifier
 from bot.services import Broker, Services
 from broker import margin_service
+from broker.link import BrokerLink, LocalBroker
 from broker.market_data import MarketData
+from broker.omnibus import OmnibusAccount
 from broker.orders import Trading
+from broker.reconciler import Reconciler
 from copytrade.desk import CopyDesk
 from core.clock import ManualClock
 from core.config import Settings
 from core.crypto import FieldCipher
 from core.db import Database
+from core.wakeups import Wakeups
 from payments.desk import PaymentDesk
 from payments.providers.sandbox import SandboxProvider
 from tests.integration.trading_desk import Desk
@@ -128,14 +132,15 @@ async def trading_bot(desk: Desk) -> AsyncIterator[BotDesk]:
         }
     )
     market = MarketData(desk.connection, desk.clock)
-    trading = Trading(desk.db, market, settings, wake_router=desk.router.wake, send_block=desk.router.send)
-    copies = CopyDesk(desk.db, settings, market, wake_router=desk.router.wake)
+    link = BrokerLink(desk.db, Wakeups(None))  # this process leads: every call goes to its own parts
+    reconciler = Reconciler(desk.db, desk.connection, OmnibusAccount(desk.connection), settings)
+    link.local = LocalBroker(desk.db, desk.connection, market, desk.router, reconciler)
+    trading = Trading(desk.db, link, settings, wake_router=desk.router.wake, send_block=desk.router.send)
+    copies = CopyDesk(desk.db, settings, link, wake_router=desk.router.wake)
     desk.router.follow_fills(copies)
     watcher = PriceWatcher(desk.db, market, trading.place_order, settings)
-    broker = Broker(
-        trading, market, desk.connection, desk.router, copies, AlertDesk(desk.db, market, watcher, settings)
-    )
-    cap = functools.partial(margin_service.withdrawal_cap, desk.db, settings, market)
+    broker = Broker(trading, link, copies, AlertDesk(desk.db, link, watcher, settings))
+    cap = functools.partial(margin_service.withdrawal_cap, desk.db, settings, link)
     payments = PaymentDesk(desk.db, settings, desk.cipher, SandboxProvider(settings), cap)
     desk.router.start()
     copies.start()

@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 
 from .telegram_html import EntityError, visible_text
+from .webhook import WebhookDelivery
 from .world import ChatMessage, World
 
 MAX_TEXT, MAX_CAPTION, MAX_CALLBACK_DATA = 4096, 1024, 64
@@ -39,10 +40,13 @@ def bad_request(reason: str) -> ApiError:
 class BotApi:
     def __init__(self, world: World) -> None:
         self.world = world
+        self.webhook = WebhookDelivery(world)
         self.methods: dict[str, Callable[[Params], Awaitable[Any]]] = {
             "getme": self.get_me,
             "getupdates": self.get_updates,
-            "deletewebhook": self.no_webhook,
+            "setwebhook": self.set_webhook,
+            "deletewebhook": self.delete_webhook,
+            "getwebhookinfo": self.get_webhook_info,
             "setmycommands": self.set_my_commands,
             "getmycommands": self.get_my_commands,
             "sendmessage": self.send_message,
@@ -69,6 +73,8 @@ class BotApi:
         return self.world.bot_user() | {"can_join_groups": False, "supports_inline_queries": False}
 
     async def get_updates(self, params: Params) -> Any:
+        if self.webhook.hook is not None:
+            raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook")
         offset, limit = _int(params, "offset", 0), min(_int(params, "limit", 100), 100)
         timeout = min(float(params.get("timeout") or 0), 50.0)
         pending = self.world.pending_updates(offset, limit)
@@ -77,8 +83,22 @@ class BotApi:
             pending = self.world.pending_updates(offset, limit)
         return pending
 
-    async def no_webhook(self, _params: Params) -> Any:
+    async def set_webhook(self, params: Params) -> Any:
+        url, secret = str(params.get("url") or ""), str(params.get("secret_token") or "")
+        if not url:
+            await self.webhook.delete()
+        elif not url.startswith(("http://", "https://")):
+            raise bad_request("bad webhook: an HTTPS URL must be provided for webhook")
+        else:
+            self.webhook.set(url, secret)
         return True
+
+    async def delete_webhook(self, _params: Params) -> Any:
+        await self.webhook.delete()
+        return True
+
+    async def get_webhook_info(self, _params: Params) -> Any:
+        return self.webhook.info()
 
     async def set_my_commands(self, params: Params) -> Any:
         commands = _json(params, "commands")

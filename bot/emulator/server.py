@@ -49,6 +49,7 @@ class Emulator:
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]  # the port bound, when 0
 
     async def stop(self) -> None:
+        await self.bot_api.webhook.delete()
         if self._runner is not None:
             await self._runner.cleanup()
 

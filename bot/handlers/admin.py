@@ -254,7 +254,7 @@ async def halt(update: Update, context: BotContext, admin_user: UserRecord | Non
     words = context.args or []
     if not 1 <= len(words) <= 2 or (len(words) == 2 and words[1].lower() != "off"):
         raise InvalidCommand("name one share, and off to resume it", "/halt SYMBOL [off]")
-    contract = await context.services.broker.market.qualify(words[0].upper())
+    contract = await context.services.broker.link.qualify(words[0].upper())
     if contract is None:
         raise NotFound("instrument", words[0])
     verb = "resume" if len(words) == 2 else "halt"
@@ -268,7 +268,7 @@ async def _cancel_all(context: BotContext, who: str) -> int:
     for order in live:
         _cancelled, block = await broker.trading.cancel_order(order.owner_id, order.id)
         if block is not None:
-            await broker.router.cancel_requested(block)
+            await broker.link.cancel_requested(block)
     await context.services.db.transact(lambda uow: audit.record(uow, who, "orders.cancel_all", "all", count=len(live)))
     return len(live)
 

@@ -86,7 +86,7 @@ class _Books:
 async def report_screen(context: BotContext) -> Screen:
     """Users, assets under management at market, cash at the bank and at IB, exposure by symbol, house income."""
     books = await context.services.db.transact(_books, readonly=True)
-    prices = await last_prices(context.services.broker.market, books.investors_shares.keys() | books.at_ib.keys())
+    prices = await last_prices(context.services.broker.link, books.investors_shares.keys() | books.at_ib.keys())
     unpriced = [con_id for con_id in books.investors_shares if con_id not in prices]
     aum = books.investors_cash + sum(
         (quantity * prices[con_id] for con_id, quantity in books.investors_shares.items() if con_id in prices),
@@ -171,11 +171,10 @@ def _age(span: timedelta) -> str:
 
 
 async def broker_screen(context: BotContext) -> Screen:
-    """The IB connection as the broker part sees it now."""
-    connection = context.services.broker.connection
-    status = connection.status()
+    """The IB connection as the broker process sees it now."""
+    status = await context.services.broker.link.status()
     since = f"{status.connected_since:%Y-%m-%d %H:%M} UTC" if status.connected_since else "-"
-    round_trip = await connection.health.round_trip_ms()
+    round_trip = status.round_trip_ms
     traffic = status.traffic
     lines = [
         "<b>Broker</b>",
@@ -192,9 +191,7 @@ async def broker_screen(context: BotContext) -> Screen:
 
 async def reconcile_screen(context: BotContext) -> Screen:
     """Reconcile now, then show what is open."""
-    reconciler = context.services.broker.reconciler
-    if reconciler is not None:
-        await reconciler.run()
+    await context.services.broker.link.reconcile()
     return await breaks_screen(context)
 
 

@@ -36,7 +36,7 @@ async def card(update: Update, context: BotContext, user: UserRecord | None) -> 
     if leader is not None and copy is not None and copy.mode is CopyMode.COPY:
         await _copy_card(context, user, leader.alias, copy)
         return
-    contract = await services.broker.market.qualify(words[0])
+    contract = await services.broker.link.qualify(words[0])
     if contract is None:
         raise NotTradable(words[0], "no leader you copy and no share goes by this name")
     history = await services.db.transact(lambda uow: position_history(uow, user.id, contract.con_id), readonly=True)
@@ -56,7 +56,7 @@ async def card(update: Update, context: BotContext, user: UserRecord | None) -> 
 async def _copy_card(context: BotContext, user: UserRecord, alias: str, copy: CopyRecord) -> None:
     services = context.services
     books = await services.db.transact(lambda uow: sleeve_books(uow, [copy.id]), readonly=True)
-    prices = await last_prices(services.broker.market, books[copy.id].shares)
+    prices = await last_prices(services.broker.link, books[copy.id].shares)
     if set(books[copy.id].shares) - set(prices):  # a holding valued at nothing would show a false loss
         await context.bot.send_message(
             user.telegram_id, "The broker cannot price all of this copy now: try again soon."

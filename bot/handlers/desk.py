@@ -78,7 +78,7 @@ async def quote(update: Update, context: BotContext, user: UserRecord | None) ->
     symbol = words[0].upper() if len(words) == 1 else ""
     if not SYMBOL.fullmatch(symbol):
         raise InvalidCommand("please name one share", "/quote SYMBOL")
-    market = context.services.broker.market
+    market = context.services.broker.link
     contract = await market.qualify(symbol)
     if contract is None:
         raise NotTradable(symbol, "the broker knows no US stock or ETF by this symbol")
@@ -97,7 +97,7 @@ async def quote(update: Update, context: BotContext, user: UserRecord | None) ->
 async def status(update: Update, context: BotContext, user: UserRecord | None) -> None:
     """The connection to the broker."""
     assert user is not None
-    state = context.services.broker.connection.status()
+    state = await context.services.broker.link.status()
     lines = [f"Broker connection: <b>{esc(state.state.value)}</b>"]
     if state.connected_since:
         lines.append(f"Connected since {state.connected_since:%Y-%m-%d %H:%M} UTC")
@@ -111,7 +111,7 @@ async def _cancel(context: BotContext, user: UserRecord, order_id: UUID) -> None
     broker = context.services.broker
     _order, block = await broker.trading.cancel_order(user.id, order_id)
     if block is not None:
-        await broker.router.cancel_requested(block)
+        await broker.link.cancel_requested(block)
 
 
 def _describe(order: OrderRecord, symbol: str) -> str:

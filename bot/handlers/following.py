@@ -113,7 +113,7 @@ async def show_following(update: Update, context: BotContext, user: UserRecord |
     books = await services.db.transact(lambda uow: sleeve_books(uow, [c.id for c in copies]), readonly=True)
     con_ids = {con_id for b in books.values() for con_id in b.shares}
     symbols = await services.db.transact(lambda uow: symbols_of(uow, con_ids), readonly=True)
-    quotes = await asyncio.gather(*(services.broker.market.quote(con_id) for con_id in sorted(con_ids)))
+    quotes = await asyncio.gather(*(services.broker.link.quote(con_id) for con_id in sorted(con_ids)))
     prices = {q.con_id: q.last or q.close or Decimal(0) for q in quotes}
     aliases = await services.db.transact(lambda uow: _aliases(uow, copies), readonly=True)
     lines, rows = ["<b>Whom you follow</b>"], []

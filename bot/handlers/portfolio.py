@@ -139,7 +139,7 @@ async def _valued(context: BotContext, user: UserRecord) -> Valuation:
     services = context.services
     today = trade_date(services.clock.now())
     held: Book = await services.db.transact(lambda uow: book(uow, user.id, today), readonly=True)
-    market = services.broker.market
+    market = services.broker.link
     quotes = await asyncio.gather(*(market.quote(h.con_id) for h in held.holdings))
     marks = {
         h.con_id: Mark(q.last or q.close or Decimal(0), q.close)

@@ -143,7 +143,7 @@ async def _ask(context: BotContext, user: UserRecord, question: str, args: Order
 
 async def _shares_to_sell(context: BotContext, user: UserRecord, symbol: str) -> str:
     """`all`: every share of the position that no open sale holds already."""
-    contract = await context.services.broker.market.qualify(symbol)
+    contract = await context.services.broker.link.qualify(symbol)
     if contract is None:
         raise NotTradable(symbol, "the broker knows no US stock or ETF by this symbol")
     position = await context.services.db.transact(

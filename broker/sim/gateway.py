@@ -53,6 +53,7 @@ class GatewaySimulator:
         self.market_data_subscribed = True  # False: live data needs a subscription the account lacks (error 354)
         self.connected_to_ib = True  # False between a 1100 and the 1101 or 1102 that ends it
         self.clients: dict[int, ClientSession] = {}
+        self.sessions_opened = 0  # every connection ever accepted (how many clients tried)
         self._sessions: dict[ClientSession, asyncio.Task[None]] = {}
         self._server: asyncio.Server | None = None
         self._address = ("127.0.0.1", 0)
@@ -240,6 +241,7 @@ class GatewaySimulator:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         session = ClientSession(self, reader, writer)
+        self.sessions_opened += 1
         task = asyncio.current_task()
         assert task is not None
         self._sessions[session] = task

@@ -10,6 +10,7 @@ from ib_async import IB
 
 from broker.sim.gateway import GatewaySimulator
 from tests.botchat import bot_desk, trading_bot  # noqa: F401 (fixtures, for every integration test)
+from tests.integration.processes import processes  # noqa: F401
 from tests.integration.trading_desk import desk  # noqa: F401
 from tests.support import connect
 

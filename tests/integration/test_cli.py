@@ -49,7 +49,7 @@ def test_migrate_builds_a_fresh_database_and_can_run_again(tmp_path: Path) -> No
     for _ in range(2):
         done = omnibot("migrate", OMNIBOT_DATABASE_URL=url)
         assert done.returncode == 0, done.stderr
-        assert "database at revision 0012" in done.stderr
+        assert "database at revision 0013" in done.stderr
 
 
 def test_a_bad_setting_is_explained_without_a_traceback() -> None:

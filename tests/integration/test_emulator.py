@@ -9,11 +9,14 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from aiohttp import web
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, RetryAfter
+from telegram.error import BadRequest, Conflict, Forbidden, RetryAfter
 
 from bot.emulator.server import Emulator
+from bot.emulator.webhook import SECRET_HEADER
+from tests.support import eventually
 
 TOKEN = "123456:TEST"
 ALICE = 1001
@@ -115,3 +118,37 @@ async def test_a_photo_is_uploaded_as_multipart_and_shown(bot: Bot, user: httpx.
     assert sent.photo and sent.caption == "Equity"
     shown = (await user.get(f"/test/chat/{ALICE}")).json()["messages"][-1]
     assert (await user.get(shown["photo"])).content == png
+
+
+async def test_with_a_webhook_set_updates_are_posted_with_the_secret_and_retried_until_taken(
+    bot: Bot, user: httpx.AsyncClient
+) -> None:
+    received: list[tuple[str, dict[str, object]]] = []
+    answers = iter([500, 200])  # the bot's first answer fails: Telegram delivers the update again
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append((request.headers.get(SECRET_HEADER, ""), await request.json()))
+        return web.Response(status=next(answers, 200))
+
+    app = web.Application()
+    app.add_routes([web.post("/hook", hook)])
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        assert await bot.set_webhook(f"http://127.0.0.1:{port}/hook", secret_token="the-secret-token-1")
+        assert (await bot.get_webhook_info()).url == f"http://127.0.0.1:{port}/hook"
+        with pytest.raises(Conflict):
+            await bot.get_updates()
+        (await user.post("/test/send", json={"user_id": ALICE, "text": "hello"})).raise_for_status()
+        await eventually(lambda: len(received) >= 2, what="the update delivered again")
+        await asyncio.sleep(0.3)
+        assert [secret for secret, _update in received] == ["the-secret-token-1"] * 2
+        assert received[0][1] == received[1][1] and received[0][1]["message"]["text"] == "hello"  # type: ignore[index]
+        assert len(received) == 2  # taken the second time: not sent again
+        assert await bot.delete_webhook()
+        assert await bot.get_updates() == ()  # polling again, with nothing waiting
+    finally:
+        await runner.cleanup()

@@ -36,7 +36,7 @@ async def empty_db(request: pytest.FixtureRequest, tmp_path: Path, postgres: Pos
 async def test_migrating_a_fresh_database_gives_the_models_schema(empty_db: Database) -> None:
     assert await migrations.current_revision(empty_db) is None
     await migrations.upgrade(empty_db)
-    assert await migrations.current_revision(empty_db) == "0012"
+    assert await migrations.current_revision(empty_db) == "0013"
     assert await migrations.schema_differences(empty_db) == []
 
 
@@ -50,5 +50,5 @@ async def test_the_comparison_notices_a_schema_that_drifted(empty_db: Database) 
 
 async def test_upgrading_an_up_to_date_database_changes_nothing(db: Database) -> None:
     await migrations.upgrade(db)
-    assert await migrations.current_revision(db) == "0012"
+    assert await migrations.current_revision(db) == "0013"
     assert await migrations.schema_differences(db) == []

@@ -1,0 +1,146 @@
+"""Asking the broker process from a process without the IB connection, through PostgreSQL: a request is a row
+of `broker_requests`; the asker wakes the broker (NOTIFY broker.ask) and waits for its answer (NOTIFY
+broker.answer, or a look at the row every half second, should a wake-up be lost). The broker answers what is
+asked with its own parts (broker/link.py, LocalBroker.answer).
+
+Asked and answered: qualify (a symbol), quote (a conId), send (a block born routed), cancel (a block whose
+orders asked to leave), reconcile. Nothing else: orders themselves go by the database (the order row, the
+block), never by request."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Table, delete, insert, select, update
+
+from core.db import Database, UnitOfWork
+from core.errors import BrokerRequestFailed, BrokerUnavailable, OmnibotError
+from core.rounds import Rounds
+from core.wakeups import Wakeups
+
+from .models import BrokerRequest
+
+log = logging.getLogger("omnibot.broker")
+REQUESTS: Table = BrokerRequest.__table__  # type: ignore[assignment]
+LOOK_EVERY = 0.5  # seconds between an asker's looks at its row, when no wake-up comes
+STALE = timedelta(minutes=1)  # a question older than this is not answered any more (its asker gave up)
+KEPT = timedelta(minutes=10)  # answered requests are deleted after this
+TIMELY = frozenset({"qualify", "quote"})  # questions whose answer is worthless once the asker gave up
+Answer = Callable[[str, str], Awaitable[dict[str, Any]]]
+
+
+class RemoteBroker:
+    """The asking side."""
+
+    def __init__(self, db: Database, wakeups: Wakeups, *, timeout: float = 15.0) -> None:
+        self._db, self._wakeups, self._timeout = db, wakeups, timeout
+        self._waiting: set[asyncio.Event] = set()
+        wakeups.on("broker.answer", self._on_answer)
+
+    async def ask(self, kind: str, argument: str) -> dict[str, Any]:
+        """The broker's answer; BrokerUnavailable when no broker process answers in time."""
+        request_id = await self._db.transact(lambda uow: _insert(uow, kind, argument))
+        self._wakeups.wake("broker.ask")
+        answered = asyncio.Event()
+        self._waiting.add(answered)
+        deadline = time.monotonic() + self._timeout
+        try:
+            while True:
+                row = await self._db.transact(lambda uow: _row(uow, request_id), readonly=True)
+                if row.answered_at is not None:
+                    if row.error:
+                        raise BrokerRequestFailed(0, row.error)
+                    return dict(row.answer or {})
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise BrokerUnavailable(f"the broker process did not answer ({kind}) within {self._timeout:g} s")
+                answered.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(answered.wait(), timeout=min(LOOK_EVERY, left))
+        finally:
+            self._waiting.discard(answered)
+
+    async def tell(self, kind: str, argument: str) -> None:
+        """Ask without waiting: the broker acts on it when it can (a block to send, a cancel)."""
+        await self._db.transact(lambda uow: _insert(uow, kind, argument))
+        self._wakeups.wake("broker.ask")
+
+    def _on_answer(self) -> None:
+        for answered in self._waiting:
+            answered.set()
+
+
+class RequestDesk:
+    """The answering side, in the process that leads."""
+
+    def __init__(self, db: Database, wakeups: Wakeups, answer: Answer) -> None:
+        self._db, self._wakeups, self._answer = db, wakeups, answer
+        self._rounds = Rounds("broker requests", self.answer_due, every=1.0)
+        self._working: set[int] = set()
+        self._stop_listening: Callable[[], None] | None = None
+
+    def start(self) -> None:
+        self._stop_listening = self._wakeups.on("broker.ask", self._rounds.wake)
+        self._rounds.start()
+
+    async def stop(self) -> None:
+        if self._stop_listening is not None:
+            self._stop_listening()
+        await self._rounds.stop()
+
+    async def answer_due(self) -> int:
+        """Answer every request waiting (each in its own task: a slow quote does not hold up the others);
+        how many were taken up."""
+        rows = await self._db.transact(_waiting, readonly=True)
+        fresh = [row for row in rows if row.id not in self._working]
+        self._working.update(row.id for row in fresh)
+        tasks = [asyncio.create_task(self._one(row)) for row in fresh]
+        if tasks:
+            await asyncio.wait(tasks)
+        return len(tasks)
+
+    async def _one(self, row: Any) -> None:
+        answer: dict[str, Any] | None = None
+        try:
+            if row.kind in TIMELY and self._db.clock.now() - row.created_at > STALE:
+                error = "the question was not answered in time"
+            else:
+                answer, error = await self._answer(row.kind, row.argument), ""
+        except OmnibotError as exc:
+            error = str(exc)[:300]
+        except Exception as exc:  # the asker hears of it; the desk goes on
+            log.exception("broker request %s (%s %s) failed", row.id, row.kind, row.argument)
+            error = f"the broker could not answer: {type(exc).__name__}"
+        try:
+            await self._db.transact(lambda uow: _answered(uow, row.id, answer, error))
+            self._wakeups.wake("broker.answer")
+        finally:
+            self._working.discard(row.id)
+
+
+async def _insert(uow: UnitOfWork, kind: str, argument: str) -> int:
+    values = {"kind": kind, "argument": argument, "created_at": uow.clock.now(), "error": ""}
+    done = await uow.connection.execute(insert(REQUESTS).values(**values).returning(REQUESTS.c.id))
+    return int(done.scalar_one())
+
+
+async def _row(uow: UnitOfWork, request_id: int) -> Any:
+    return (await uow.connection.execute(select(REQUESTS).where(REQUESTS.c.id == request_id))).one()
+
+
+async def _waiting(uow: UnitOfWork) -> list[Any]:
+    query = select(REQUESTS).where(REQUESTS.c.answered_at.is_(None)).order_by(REQUESTS.c.id).limit(200)
+    return list(await uow.connection.execute(query))
+
+
+async def _answered(uow: UnitOfWork, request_id: int, answer: dict[str, Any] | None, error: str) -> None:
+    now = uow.clock.now()
+    values = {"answered_at": now, "answer": answer, "error": error}
+    await uow.connection.execute(update(REQUESTS).where(REQUESTS.c.id == request_id).values(**values))
+    await uow.connection.execute(delete(REQUESTS).where(REQUESTS.c.answered_at < now - KEPT))
