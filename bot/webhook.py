@@ -26,6 +26,8 @@ def telegram_routes(application: OmnibotApplication, secret: str) -> list[web.Ro
     async def receive(request: web.Request) -> web.Response:
         if not hmac.compare_digest(request.headers.get(SECRET_HEADER, "").encode(), secret.encode()):
             return web.Response(status=403, text="wrong secret token")
+        if not application.running:  # starting or stopping: Telegram delivers it again (to another process)
+            return web.Response(status=503, text="not taking updates now")
         try:
             update = Update.de_json(json.loads(await request.read()), application.bot)
         except (ValueError, KeyError, TypeError):

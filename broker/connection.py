@@ -205,6 +205,8 @@ class IBConnection:
 
     async def _place(self, ticket: OrderTicket) -> int:
         await self.wait_ready()
+        if existing := self.find_trade(ticket.order_ref):  # IB's recovery, while we waited, found it placed
+            return int(existing.order.orderId)
         order: Order
         common: dict[str, Any] = {"orderRef": ticket.order_ref, "tif": ticket.tif, "account": self.account}
         if ticket.limit_price is None:
@@ -233,6 +235,13 @@ class IBConnection:
         if trade.orderStatus.status != "PendingCancel":  # asked already (before a takeover, say): not twice
             self.ib.cancelOrder(trade.order)
         return True
+
+    def quantity_at_ib(self, order_ref: str) -> Decimal | None:
+        """The total quantity of IB's live order by that reference, or None when IB has none live."""
+        trade = self.find_trade(order_ref)
+        if trade is None or trade.isDone():
+            return None
+        return Decimal(repr(trade.order.totalQuantity))
 
     def reduce(self, order_ref: str, quantity: Decimal) -> bool:
         """Ask IB to lower the live order's total quantity (a modify); False when IB has no live order by that

@@ -68,7 +68,7 @@ class BrokerLink:
         self._db, self._wakeups = db, wakeups
         self._remote = RemoteBroker(db, wakeups, timeout=ask_timeout)
         self.local: LocalBroker | None = None  # set while this process leads
-        self._contracts: dict[str, Contract | None] = {}
+        self._contracts: dict[str, Contract] = {}
         self._quotes: dict[int, tuple[float, Quote]] = {}
 
     # ---- market data (broker.order_requests.Market)
@@ -77,9 +77,12 @@ class BrokerLink:
         if self.local is not None:
             return await self.local.market.qualify(symbol)
         key = symbol.strip().upper()
-        if key not in self._contracts:
-            self._contracts[key] = contract_of(await self._remote.ask("qualify", key))
-        return self._contracts[key]
+        if key in self._contracts:
+            return self._contracts[key]
+        contract = contract_of(await self._remote.ask("qualify", key))
+        if contract is not None:  # an unknown symbol may be listed tomorrow: asked again then
+            self._contracts[key] = contract
+        return contract
 
     async def quote(self, con_id: int) -> Quote:
         if self.local is not None:

@@ -165,6 +165,7 @@ class BrokerRequest(Base):
     kind: Mapped[str] = mapped_column(String(20))
     argument: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    taken_by: Mapped[str | None] = mapped_column(String(200), nullable=True)  # the broker process answering it
     answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True, index=True)
     answer: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     error: Mapped[str] = mapped_column(String(300))

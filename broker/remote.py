@@ -21,6 +21,7 @@ from sqlalchemy import Table, delete, insert, select, update
 
 from core.db import Database, UnitOfWork
 from core.errors import BrokerRequestFailed, BrokerUnavailable, OmnibotError
+from core.leases import this_process
 from core.rounds import Rounds
 from core.wakeups import Wakeups
 
@@ -30,7 +31,7 @@ log = logging.getLogger("omnibot.broker")
 REQUESTS: Table = BrokerRequest.__table__  # type: ignore[assignment]
 LOOK_EVERY = 0.5  # seconds between an asker's looks at its row, when no wake-up comes
 STALE = timedelta(minutes=1)  # a question older than this is not answered any more (its asker gave up)
-KEPT = timedelta(minutes=10)  # answered requests are deleted after this
+KEPT = timedelta(minutes=10)  # requests are deleted after this, answered or not (their askers gave up long ago)
 TIMELY = frozenset({"qualify", "quote"})  # questions whose answer is worthless once the asker gave up
 Answer = Callable[[str, str], Awaitable[dict[str, Any]]]
 
@@ -82,7 +83,8 @@ class RequestDesk:
     def __init__(self, db: Database, wakeups: Wakeups, answer: Answer) -> None:
         self._db, self._wakeups, self._answer = db, wakeups, answer
         self._rounds = Rounds("broker requests", self.answer_due, every=1.0)
-        self._working: set[int] = set()
+        self._holder = this_process()
+        self._answering: set[asyncio.Task[None]] = set()
         self._stop_listening: Callable[[], None] | None = None
 
     def start(self) -> None:
@@ -90,20 +92,24 @@ class RequestDesk:
         self._rounds.start()
 
     async def stop(self) -> None:
+        """Stop answering; answers under way are abandoned (their askers time out, or ask the next leader)."""
         if self._stop_listening is not None:
             self._stop_listening()
         await self._rounds.stop()
+        for task in list(self._answering):
+            task.cancel()
+        await asyncio.gather(*self._answering, return_exceptions=True)
 
     async def answer_due(self) -> int:
-        """Answer every request waiting (each in its own task: a slow quote does not hold up the others);
-        how many were taken up."""
-        rows = await self._db.transact(_waiting, readonly=True)
-        fresh = [row for row in rows if row.id not in self._working]
-        self._working.update(row.id for row in fresh)
-        tasks = [asyncio.create_task(self._one(row)) for row in fresh]
-        if tasks:
-            await asyncio.wait(tasks)
-        return len(tasks)
+        """Take up every request waiting and nobody took (FOR UPDATE SKIP LOCKED: a deposed leader that has
+        not noticed yet takes none of the same), each answered in its own task so that a slow quote does not
+        hold up the others; how many were taken up."""
+        rows = await self._db.transact(lambda uow: _take(uow, self._holder))
+        for row in rows:
+            task = asyncio.create_task(self._one(row), name=f"broker request {row.id}")
+            self._answering.add(task)
+            task.add_done_callback(self._answering.discard)
+        return len(rows)
 
     async def _one(self, row: Any) -> None:
         answer: dict[str, Any] | None = None
@@ -117,11 +123,8 @@ class RequestDesk:
         except Exception as exc:  # the asker hears of it; the desk goes on
             log.exception("broker request %s (%s %s) failed", row.id, row.kind, row.argument)
             error = f"the broker could not answer: {type(exc).__name__}"
-        try:
-            await self._db.transact(lambda uow: _answered(uow, row.id, answer, error))
-            self._wakeups.wake("broker.answer")
-        finally:
-            self._working.discard(row.id)
+        await self._db.transact(lambda uow: _answered(uow, row.id, answer, error))
+        self._wakeups.wake("broker.answer")
 
 
 async def _insert(uow: UnitOfWork, kind: str, argument: str) -> int:
@@ -134,13 +137,20 @@ async def _row(uow: UnitOfWork, request_id: int) -> Any:
     return (await uow.connection.execute(select(REQUESTS).where(REQUESTS.c.id == request_id))).one()
 
 
-async def _waiting(uow: UnitOfWork) -> list[Any]:
-    query = select(REQUESTS).where(REQUESTS.c.answered_at.is_(None)).order_by(REQUESTS.c.id).limit(200)
-    return list(await uow.connection.execute(query))
+async def _take(uow: UnitOfWork, holder: str) -> list[Any]:
+    """The requests nobody took yet, now ours. One a dead leader took and never answered stays so: its asker
+    timed out, and what it asked (a block to send, a cancel) is done by the next leader's resume anyway."""
+    waiting = REQUESTS.c.answered_at.is_(None) & REQUESTS.c.taken_by.is_(None)
+    query = select(REQUESTS).where(waiting).order_by(REQUESTS.c.id).limit(200).with_for_update(skip_locked=True)
+    rows = list(await uow.connection.execute(query))
+    if rows:
+        taken = update(REQUESTS).where(REQUESTS.c.id.in_([row.id for row in rows])).values(taken_by=holder)
+        await uow.connection.execute(taken)
+    return rows
 
 
 async def _answered(uow: UnitOfWork, request_id: int, answer: dict[str, Any] | None, error: str) -> None:
     now = uow.clock.now()
     values = {"answered_at": now, "answer": answer, "error": error}
     await uow.connection.execute(update(REQUESTS).where(REQUESTS.c.id == request_id).values(**values))
-    await uow.connection.execute(delete(REQUESTS).where(REQUESTS.c.answered_at < now - KEPT))
+    await uow.connection.execute(delete(REQUESTS).where(REQUESTS.c.created_at < now - KEPT))  # asked long ago

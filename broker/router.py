@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from decimal import Decimal
+from datetime import timedelta
 from typing import Protocol
 from uuid import UUID
 
@@ -42,12 +42,14 @@ from .events import (
     OrderTicket,
 )
 from .leadership import still_leads
+from .leaving import before_sending, leave_block
 from .omnibus import OmnibusAccount
 from .order_states import OrderSide, OrderStatus, TimeInForce
 from .order_store import BlockRecord
 
 log = logging.getLogger("omnibot.broker")
 IDLE_WAIT = 5.0  # seconds between looks for due blocks when nothing wakes the router
+STALE_ROUTED = timedelta(seconds=10)  # a block routed this long ago that IB has no order for was lost on its way
 
 
 class FillFollower(Protocol):
@@ -101,9 +103,14 @@ class Router:
         self._wakeup.set()
 
     async def _route_loop(self) -> None:
+        swept = self._clock.now()
         while True:
             try:
                 await self.route_due()
+                ready = self._may_route and self._connection.state is ConnectionState.READY
+                if ready and self._clock.now() - swept > STALE_ROUTED:
+                    swept = self._clock.now()
+                    await self._resend_stale()
                 due = await self._db.transact(store.next_route_at, readonly=True)
             except Exception:  # the loop must outlive a bad moment (database restart, say): log and go on
                 log.exception("routing failed; trying again")
@@ -141,8 +148,10 @@ class Router:
         return claimed
 
     async def send(self, block: BlockRecord) -> None:
-        """Send a block already marked routed in the database (claimed at birth, when there is no window)."""
-        await self._send(block)
+        """Send a block already marked routed in the database (claimed at birth, when there is no window);
+        before the router may route, `resume` sends it."""
+        if self._may_route:
+            await self._send(block)
 
     async def _send(self, block: BlockRecord) -> None:
         ticket = OrderTicket(
@@ -186,19 +195,42 @@ class Router:
             except Exception:  # a failed look must not keep the platform from trading: it is logged, and retried
                 log.exception("the look before routing failed; routing all the same")
             self._may_route = True
-        blocks = await self._db.transact(store.routed_live_blocks, readonly=True)
-        for block in blocks:
-            if self._connection.find_trade(block.order_ref) is None and block.ib_order_id is None:
-                log.info("block %s was routed but IB has no order for it: sending it now", block.id)
-                await self._send(block)
-        for block in blocks:  # cancels asked while no broker process was connected
-            await self.cancel_requested(block.id)
+        for block in await self._db.transact(store.routed_live_blocks, readonly=True):
+            await self._settle_with_ib(block)
         await self.route_due()
+
+    async def _settle_with_ib(self, block: BlockRecord) -> None:
+        """Bring a routed block and IB's order for it into line. One IB never saw: the orders that asked to
+        leave leave it first, then it is sent (or ends, when nobody stayed). One IB has: the cancels asked
+        meanwhile reach IB, and IB's quantity is brought down to ours (a reduce lost while IB was away)."""
+        if self._connection.find_trade(block.order_ref) is None and block.ib_order_id is None:
+            unsent = await self._db.transact(lambda uow: before_sending(uow, block.id))
+            if unsent is not None:
+                log.info("block %s was routed but IB has no order for it: sending it now", block.id)
+                await self._send(unsent)
+            return
+        await self.cancel_requested(block.id)
+        now = await self._db.transact(lambda uow: store.block_by_id(uow, block.id), readonly=True)
+        at_ib = self._connection.quantity_at_ib(block.order_ref)
+        if now is not None and not now.status.is_terminal and at_ib is not None and at_ib > now.quantity:
+            self._connection.reduce(block.order_ref, now.quantity)
+
+    async def _resend_stale(self) -> None:
+        """Blocks marked routed long ago that IB has no order for (a send lost with a process, say): settled and
+        sent, as at a reconnect. The connection never sends one order_ref twice."""
+        before = self._clock.now() - STALE_ROUTED
+        for block in await self._db.transact(store.routed_live_blocks, readonly=True):
+            routed_at = block.routed_at
+            if routed_at is not None and routed_at < before and self._connection.find_trade(block.order_ref) is None:
+                await self._settle_with_ib(block)
 
     async def cancel_requested(self, block_id: UUID) -> None:
         """Orders of a routed block asked to be cancelled: cancel IB's order when nobody is left in it, else
-        lower its quantity and end the leaving orders now (shares filled meanwhile go to the house)."""
-        action = await self._db.transact(lambda uow: self._leave_block(uow, block_id))
+        lower its quantity and end the leaving orders now (shares filled meanwhile go to the house). Before the
+        router may route (IB's recovery and the reconciliation not done), it waits for `resume`."""
+        if not self._may_route:
+            return
+        action = await self._db.transact(lambda uow: leave_block(uow, block_id))
         if action is None:
             return
         block, remaining = action
@@ -206,23 +238,6 @@ class Router:
             self._connection.cancel(block.order_ref)
         else:
             self._connection.reduce(block.order_ref, remaining)
-
-    async def _leave_block(self, uow: UnitOfWork, block_id: UUID) -> tuple[BlockRecord, Decimal | None] | None:
-        block = await store.block_by_id(uow, block_id, lock=True)
-        if block is None or block.status.is_terminal:
-            return None
-        live = [o for o in await store.orders_of_block(uow, block.id, lock=True) if o.status.is_live]
-        leaving = [o for o in live if o.cancel_requested_at is not None]
-        staying = [o for o in live if o.cancel_requested_at is None]
-        if not leaving:
-            return None
-        if not staying:
-            return block, None
-        await fills.end_orders(uow, leaving, OrderStatus.CANCELLED, "cancelled by the investor")
-        total = block.filled_quantity + sum((o.remaining for o in staying), ZERO)
-        reduced = replace(block, quantity=total, updated_at=uow.clock.now())
-        await store.save_block(uow, reduced)
-        return reduced, total
 
     async def _on_event(self, event: BrokerEvent) -> None:
         order_ref = getattr(event, "order_ref", None)

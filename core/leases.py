@@ -4,12 +4,14 @@ how long it holds it, and renews that while the job runs. A worker that dies let
 round of another worker runs the job. A job with a period (`every`) is due again only that long after its last
 run ended, whichever worker ran it, so three workers do not run a five-minute job three times in five minutes.
 
-On SQLite (one process) the lease is taken all the same; it costs two small transactions a round."""
+Lease times come from each host's clock: keep the hosts in time (NTP), well within `hold`. On SQLite (one
+process) the lease is taken all the same; it costs two small transactions a round."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import socket
 from collections.abc import Awaitable, Callable
@@ -20,6 +22,7 @@ from sqlalchemy import Table, or_, select, update
 from core.db import Database, UnitOfWork, insert_ignoring_conflicts
 from core.models import JobLease
 
+log = logging.getLogger("omnibot")
 LEASES: Table = JobLease.__table__  # type: ignore[assignment]
 
 
@@ -36,17 +39,26 @@ class Lease:
         self._every, self._hold = timedelta(seconds=every), timedelta(seconds=hold)
 
     async def run(self, work: Callable[[], Awaitable[object]]) -> bool:
-        """Run `work` if the job is due and no other process holds it; whether it ran."""
+        """Run `work` if the job is due and no other process holds it; whether it ran. Should the lease be lost
+        meanwhile (another process took it after our renewals failed to reach the database for its whole
+        `hold`), the work is cancelled: better a job half done, and done again, than done twice at once."""
         if not await self._db.transact(self._claim):
             return False
-        renewing = asyncio.create_task(self._renew())
+        working = asyncio.ensure_future(work())
+        renewing = asyncio.create_task(self._renew(working))
         try:
-            await work()
+            await working
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # we are being stopped
+            # the lease was lost and the work stopped (logged by _renew): the next round sees who holds it
         finally:
             renewing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewing
-            await self._db.transact(self._release)
+            if not working.cancelled():
+                await self._db.transact(self._release)
         return True
 
     async def _claim(self, uow: UnitOfWork) -> bool:
@@ -65,15 +77,23 @@ class Lease:
         await uow.connection.execute(update(LEASES).where(LEASES.c.name == self._name).values(**held))
         return True
 
-    async def _renew(self) -> None:
-        async def renew(uow: UnitOfWork) -> None:
+    async def _renew(self, working: asyncio.Future[object]) -> None:
+        async def renew(uow: UnitOfWork) -> bool:
             mine = (LEASES.c.name == self._name) & (LEASES.c.held_by == self._holder)
             until = uow.clock.now() + self._hold
-            await uow.connection.execute(update(LEASES).where(mine).values(held_until=until))
+            return bool((await uow.connection.execute(update(LEASES).where(mine).values(held_until=until))).rowcount)
 
         while True:
             await asyncio.sleep(self._hold.total_seconds() / 3)
-            await self._db.transact(renew)
+            try:
+                still_mine = await self._db.transact(renew)
+            except Exception:  # the database away for a moment: the next renewal tries again, in time
+                log.warning("job %s: the lease was not renewed; trying again", self._name, exc_info=True)
+                continue
+            if not still_mine:
+                log.error("job %s: another process holds the lease now; stopping this run", self._name)
+                working.cancel()
+                return
 
     async def _release(self, uow: UnitOfWork) -> None:
         mine = (LEASES.c.name == self._name) & (LEASES.c.held_by == self._holder)

@@ -4,8 +4,8 @@ database at once instead of at its next poll: in this process directly, in the o
 LISTEN/NOTIFY. A wake-up carries no data and may be lost (a listening connection drops), so every listener also
 polls: a lost wake-up only delays. After a dropped connection comes back, every listener is woken once.
 
-Topics in use: router (blocks due, cancels asked), outbox (messages for the notifier), copies (the copy desk),
-alerts (price alerts and protective orders changed), broker.ask and broker.answer (broker/remote.py)."""
+Topics in use: router (blocks due), copies (the copy desk), alerts (price alerts and protective orders
+changed), broker.ask and broker.answer (broker/remote.py)."""
 
 from __future__ import annotations
 
@@ -96,6 +96,9 @@ class Wakeups:
             except (OSError, asyncpg.PostgresError, TimeoutError, asyncpg.InterfaceError):
                 pass
             self._connection = None
+            if connection is not None:
+                with contextlib.suppress(Exception):
+                    await connection.close(timeout=1)
             try:
                 await self._connect()
             except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
@@ -115,6 +118,7 @@ class Wakeups:
             for topic in sorted(topics):
                 try:
                     async with self._using:
-                        await connection.execute("SELECT pg_notify($1, $2)", CHANNEL, f"{topic} {self._origin}")
+                        notify = f"{topic} {self._origin}"
+                        await connection.execute("SELECT pg_notify($1, $2)", CHANNEL, notify, timeout=CHECK_SECONDS)
                 except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
                     log.warning("wake-ups: notify %s failed (%s)", topic, exc)

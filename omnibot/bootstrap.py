@@ -17,6 +17,7 @@ from typing import Literal
 from aiohttp import web
 
 from alerts.desk import AlertDesk
+from alerts.leader_watch import LeaderWatch
 from alerts.risk_watch import RiskWatch
 from alerts.watcher import WatchLink
 from bot.app import build_application, build_bot, polling
@@ -204,7 +205,8 @@ def _bot_readiness(application: OmnibotApplication) -> Check:
 
 
 async def _start_jobs(stack: AsyncExitStack, platform: Platform, services: Services, trading: Trading) -> None:
-    """The worker's jobs, each in one worker at a time (core/leases.py), and the payments webhook."""
+    """The worker's jobs, each in one worker at a time (core/leases.py), the watch on the broker process's
+    heartbeat, and the payments webhook."""
     settings, db = platform.settings, platform.db
     services.payments.start(Lease(db, "payment desk"))
     stack.push_async_callback(services.payments.stop)
@@ -215,6 +217,9 @@ async def _start_jobs(stack: AsyncExitStack, platform: Platform, services: Servi
     summaries = DailySummaries(db)
     summaries.start(Lease(db, "daily summaries"))
     stack.push_async_callback(summaries.stop)
+    silence = LeaderWatch(db, settings.alerts_broker_down_seconds)  # no broker process left to tell of it
+    silence.start()
+    stack.push_async_callback(silence.stop)
     webhook = await _webhook_site(settings, services.payments, platform.clock)
     if webhook is not None:
         stack.push_async_callback(webhook.cleanup)

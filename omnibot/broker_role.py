@@ -36,6 +36,7 @@ from core.rounds import Rounds
 from core.wakeups import Wakeups
 
 log = logging.getLogger("omnibot.broker")
+RETRY_SECONDS = 2.0  # after a failed term, before campaigning again
 
 
 class BrokerRole:
@@ -63,6 +64,8 @@ class BrokerRole:
 
     async def readiness(self) -> tuple[bool, str]:
         """For /readyz: a standby is ready (to take over); a leader when its IB connection is."""
+        if self._task is None or self._task.done():
+            return False, "the broker role is not running"
         local = self._link.local
         if not self.leading.is_set() or local is None:
             return True, "standing by"
@@ -77,12 +80,15 @@ class BrokerRole:
 
     async def _serve(self) -> None:
         while True:
-            epoch = await self.leadership.campaign()
             try:
+                epoch = await self.leadership.campaign()
                 async with self._term(epoch):
                     self.leading.set()
                     await self.leadership.lost.wait()
                 log.warning("this process no longer leads the broker: standing by")
+            except Exception:  # a term that failed to start or to end: give the lock back, and campaign again
+                log.exception("the broker role failed; giving up the lead and campaigning again")
+                await asyncio.sleep(RETRY_SECONDS)
             finally:
                 self.leading.clear()
                 await self.leadership.resign()
@@ -114,6 +120,7 @@ class BrokerRole:
         async with AsyncExitStack() as stack:
             metrics.LEADING.set(1)
             stack.callback(metrics.LEADING.set, 0)
+            stack.callback(metrics.IB_STATE.state, ConnectionState.DISCONNECTED.value)  # a standby has none
             await connection.start()
             stack.push_async_callback(connection.stop)
             self.leadership.report = report

@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(20), nullable=False),
         sa.Column("argument", sa.String(100), nullable=False),
         sa.Column("created_at", TIME, nullable=False),
+        sa.Column("taken_by", sa.String(200), nullable=True),
         sa.Column("answered_at", TIME, nullable=True),
         sa.Column("answer", sa.JSON(), nullable=True),
         sa.Column("error", sa.String(300), nullable=False),

@@ -10,6 +10,7 @@ from uuid import UUID
 import pytest
 
 from broker import margin_service
+from broker.leaving import leave_block
 from broker.margin import AccountType, figures
 from broker.order_states import OrderStatus
 from broker.order_store import OrderRecord
@@ -142,7 +143,7 @@ async def test_a_cancel_after_routing_shrinks_the_ib_order(desk: Desk) -> None:
 
 async def test_shares_filled_before_a_reduction_reaches_ib_go_to_the_house(desk: Desk) -> None:
     _alice, orders, block = await half_filled_block_alice_cancels(desk)
-    await desk.db.transact(lambda uow: desk.router._leave_block(uow, block))  # IB fills before the modify lands
+    await desk.db.transact(lambda uow: leave_block(uow, block))  # IB fills before the modify lands
     desk.sim.step()
     await eventually(lambda: desk.filled_at_least(orders[1].id, Decimal(6)), what="Bob's order filled")
     await desk.settled(orders[1].id)

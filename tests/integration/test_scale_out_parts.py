@@ -10,15 +10,18 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
+from alerts.leader_watch import LeaderWatch
 from broker.events import ConnectionState
-from broker.leadership import Leadership, still_leads
+from broker.leadership import Leadership, _elect, still_leads
 from broker.link import BrokerLink
 from broker.remote import RemoteBroker, RequestDesk
 from core.clock import ManualClock
 from core.db import Database
 from core.errors import BrokerRequestFailed, BrokerUnavailable
-from core.leases import Lease
+from core.leases import LEASES, Lease
+from core.outbox import messages
 from core.wakeups import Wakeups
 from tests.conftest import make_database
 
@@ -150,3 +153,40 @@ async def test_a_wake_up_reaches_the_other_process_once(new_url: Any, clock: Man
                 with contextlib.suppress(Exception):
                     await wakeups.stop()
             await db.dispose()
+
+
+async def test_the_admins_hear_once_that_no_broker_process_is_alive_and_once_that_one_is_back(
+    db: Database, clock: ManualClock
+) -> None:
+    workers = [LeaderWatch(db, down_seconds=60), LeaderWatch(db, down_seconds=60)]
+    assert await workers[0].look() is None  # never elected: nothing to miss
+    await db.transact(lambda uow: _elect(uow, "host-a:1"))
+    assert await workers[0].look() is None
+    clock.advance(timedelta(seconds=61))
+    for worker in workers * 2:
+        assert await worker.look() == "admin.broker_down"
+    await db.transact(lambda uow: _elect(uow, "host-b:2"))  # a standby leads
+    for worker in workers * 2:
+        assert await worker.look() == "admin.broker_up"
+    told = await db.transact(lambda uow: messages(uow), readonly=True)
+    assert [m.topic for m in told] == ["admin.broker_down", "admin.broker_up"]
+    assert "host-a:1" in told[0].payload["detail"] and told[1].payload["detail"] == "host-b:2 leads"
+
+
+async def test_a_run_that_lost_its_lease_is_stopped(db: Database) -> None:
+    lease = Lease(db, "payment desk", hold=0.3, holder="host-a:1")
+    started, stopped = asyncio.Event(), asyncio.Event()
+
+    async def long_job() -> None:
+        started.set()
+        try:
+            await asyncio.sleep(30)
+        finally:
+            stopped.set()
+
+    running = asyncio.create_task(lease.run(long_job))
+    await started.wait()
+    taken = update(LEASES).where(LEASES.c.name == "payment desk").values(held_by="host-b:2")
+    await db.transact(lambda uow: uow.connection.execute(taken))  # as if our renewals had failed for its hold
+    assert await asyncio.wait_for(running, 5)
+    assert stopped.is_set()

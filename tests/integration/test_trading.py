@@ -231,3 +231,36 @@ async def test_a_block_routed_at_birth_is_sent_once_even_if_the_process_dies_bef
         await router.resume()  # again: nothing is sent twice
         assert desk.sim.account.holdings[AAPL].quantity == 3
         await desk.assert_matches_simulator()
+
+
+async def test_orders_cancelled_while_no_process_could_send_their_block_never_reach_ib(desk: Desk) -> None:
+    """The block is routed in the database and the process dies before sending it; meanwhile one investor of
+    two cancels. The next process sends the block for the one who stayed only."""
+    alice, bob = await desk.investor(), await desk.investor()
+    staying, leaving = await desk.order(alice, "buy", 4), await desk.order(bob, "buy", 6)
+    desk.clock.advance(timedelta(milliseconds=desk.settings.trading_block_window_ms))
+    [block] = await desk.db.transact(desk.router._claim_due)  # routed, never sent: the crash
+    assert block.quantity == 10
+    assert (await desk.trading.cancel_order(bob, leaving.id))[1] == block.id  # asked while nobody routes
+    async with desk.next_process():
+        await desk.settled(staying.id, leaving.id)
+        assert (await desk.get(staying.id)).filled_quantity == 4
+        assert (await desk.get(leaving.id)).status is OrderStatus.CANCELLED
+        assert (await desk.get(leaving.id)).filled_quantity == 0
+        assert desk.sim.account.holdings[AAPL].quantity == 4  # IB was asked for 4, not 10
+        await desk.assert_matches_simulator()
+
+
+async def test_a_block_everybody_left_before_it_was_sent_ends_without_reaching_ib(desk: Desk) -> None:
+    alice = await desk.investor()
+    order = await desk.order(alice, "buy", 5)
+    desk.clock.advance(timedelta(milliseconds=desk.settings.trading_block_window_ms))
+    assert len(await desk.db.transact(desk.router._claim_due)) == 1  # routed, never sent: the crash
+    await desk.trading.cancel_order(alice, order.id)
+    sent_before = desk.sim.next_order_id
+    async with desk.next_process():
+        await desk.settled(order.id)
+        assert (await desk.get(order.id)).status is OrderStatus.CANCELLED
+        assert desk.sim.next_order_id == sent_before  # IB never heard of it
+        assert (await desk.cash(alice)).available == Decimal("100000.00")  # the hold given back
+        await desk.assert_matches_simulator()
