@@ -49,6 +49,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.bot
 	$(BIN)/python -m bench.copy
 	$(BIN)/python -m bench.alerts
+	$(BIN)/python -m bench.scale
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .demo

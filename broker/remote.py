@@ -52,18 +52,18 @@ class RemoteBroker:
         self._waiting.add(answered)
         deadline = time.monotonic() + self._timeout
         try:
-            while True:
+            while True:  # wait for a wake-up (or the next look), then read the row
+                left = deadline - time.monotonic()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(answered.wait(), timeout=max(0.0, min(LOOK_EVERY, left)))
+                answered.clear()
                 row = await self._db.transact(lambda uow: _row(uow, request_id), readonly=True)
                 if row.answered_at is not None:
                     if row.error:
                         raise BrokerRequestFailed(0, row.error)
                     return dict(row.answer or {})
-                left = deadline - time.monotonic()
-                if left <= 0:
+                if time.monotonic() >= deadline:
                     raise BrokerUnavailable(f"the broker process did not answer ({kind}) within {self._timeout:g} s")
-                answered.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(answered.wait(), timeout=min(LOOK_EVERY, left))
         finally:
             self._waiting.discard(answered)
 

@@ -62,6 +62,7 @@ async def demo(port: int, database: Path, stop: asyncio.Event | None = None) -> 
         margin_lending_capacity=Decimal(250_000),
         payments_bank_cooldown_hours=0,  # the demo's new bank account can receive a withdrawal at once
         payments_deposit_hold_days=0,
+        http_port=0,  # no probes or metrics: the demo must start whatever else listens on this machine
     )
     platform = bootstrap(settings)
     try:
