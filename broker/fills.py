@@ -28,6 +28,7 @@ from ledger.block_trades import (
     PriceAdjustment,
     SharedExecution,
     book_price_adjustments,
+    book_price_correction,
     book_shared_execution,
 )
 from ledger.credit import tighten_credit
@@ -94,7 +95,10 @@ async def book_fill(uow: UnitOfWork, fill: OrderFilled) -> BookedFill | None:
     if block is None:
         log.error("execution %s names block %s, which we do not have", fill.exec_id, fill.order_ref)
         return None
-    if fill.replaces and await store.execution_booked(uow, fill.replaces):
+    if fill.replaces and (old_price := await store.booked_price(uow, fill.replaces)) is not None:
+        side = TradeSide.BUY if block.side is OrderSide.BUY else TradeSide.SELL
+        key = f"correction/{fill.exec_id}"
+        await book_price_correction(uow, key, side, block.con_id, fill.quantity, old_price, fill.price)
         await _record_execution(uow, block, fill, to_house=ZERO)
         await publish(uow, [Message("broker.correction", f"correction/{fill.exec_id}", _correction(block, fill))])
         return None

@@ -275,6 +275,12 @@ async def executions_booked(uow: UnitOfWork, exec_ids: Sequence[str]) -> set[str
     return set((await uow.connection.execute(query, {"ids": list(exec_ids)})).scalars()) if exec_ids else set()
 
 
+async def booked_price(uow: UnitOfWork, exec_id: str) -> Decimal | None:
+    """The price an execution was booked at, if it was."""
+    query = select(EXECUTIONS.c.price).where(EXECUTIONS.c.exec_id == exec_id)
+    return (await uow.connection.execute(query)).scalar_one_or_none()
+
+
 async def execution_booked(uow: UnitOfWork, exec_id: str) -> bool:
     query = select(EXECUTIONS.c.exec_id).where(EXECUTIONS.c.exec_id == exec_id)
     return (await uow.connection.execute(query)).first() is not None

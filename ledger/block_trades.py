@@ -186,3 +186,22 @@ async def book_price_adjustments(
         new_books[shares_id] = (basis + adjustment.amount, realized) if buy else (basis, realized + adjustment.amount)
     await store.save_positions_books(uow, new_books)
     return entry
+
+
+async def book_price_correction(
+    uow: UnitOfWork, key: str, side: TradeSide, con_id: int, quantity: Decimal, old: Decimal, new: Decimal
+) -> PostedEntry | None:
+    """IB corrected the price of an execution already booked: the broker's cash moves by the difference, and the
+    house error account takes it. The investors keep the price they were told (a fill once confirmed does not
+    change under them); the admins hear of the correction and settle it with whoever it concerns."""
+    cash_asset = Asset.cash()
+    broker_cash, error_cash = await open_accounts(
+        uow, [AccountSpec(AccountKind.BROKER_CASH, cash_asset), AccountSpec(AccountKind.HOUSE_ERROR, cash_asset)]
+    )
+    difference = round_storage(product(quantity, new - old))  # what the broker paid more (a buy) or got more
+    if not difference:
+        return None
+    moved = -difference if side is TradeSide.BUY else difference
+    legs = (Leg(broker_cash.id, moved), Leg(error_cash.id, -moved))
+    memo = f"IB corrected {quantity} of {con_id} from {old} to {new}"
+    return await post_entry(uow, EntryRequest(key, "correction", legs, memo))

@@ -15,7 +15,7 @@ from broker import halts
 from broker.market_data import MarketData
 from broker.order_requests import OrderRequest
 from broker.order_states import OrderSide, OrderStatus
-from broker.order_store import BlockRecord, transitions_of
+from broker.order_store import BlockRecord, execution_booked, transitions_of
 from broker.orders import Trading
 from core.calendar import add_business_days, trade_date
 from core.db import UnitOfWork
@@ -264,3 +264,31 @@ async def test_a_block_everybody_left_before_it_was_sent_ends_without_reaching_i
         assert desk.sim.next_order_id == sent_before  # IB never heard of it
         assert (await desk.cash(alice)).available == Decimal("100000.00")  # the hold given back
         await desk.assert_matches_simulator()
+
+
+async def test_a_price_ib_corrects_after_the_fill_moves_the_brokers_cash_and_the_house_takes_it(desk: Desk) -> None:
+    """IB's `.02` replaces the `.01` at another price: the books follow IB's cash (the omnibus identity holds),
+    the investor keeps the price they were told, the house error account takes the difference, and the admins
+    hear of it. Found by the simulation (tests/sim): before, the books kept the old price and drifted from IB."""
+    alice = await desk.investor()
+    order = await desk.order(alice, "buy", 8)
+    await desk.route()
+    await desk.settled(order.id)
+    paid = (await desk.get(order.id)).filled_gross
+    [first] = desk.sim.desk.executions
+    error_before = await balance(desk.db, AccountKind.HOUSE_ERROR, USD)
+    desk.sim.correct_execution(first.exec_id, first.price + Decimal("0.02"))
+    await eventually(lambda: _booked(desk, f"{first.exec_id.rsplit('.', 1)[0]}.02"), what="the correction booked")
+    await desk.assert_matches_simulator()
+    assert (await desk.get(order.id)).filled_gross == paid
+    assert await balance(desk.db, AccountKind.HOUSE_ERROR, USD) - error_before == Decimal("-0.16")
+    told = await desk.db.transact(lambda uow: messages(uow, "broker.correction"), readonly=True)
+    assert [m.payload["replaces"] for m in told] == [first.exec_id]
+    desk.sim.correct_execution(f"{first.exec_id.rsplit('.', 1)[0]}.02", first.price)  # and back again
+    await eventually(lambda: _booked(desk, f"{first.exec_id.rsplit('.', 1)[0]}.03"), what="the second correction")
+    await desk.assert_matches_simulator()
+    assert await balance(desk.db, AccountKind.HOUSE_ERROR, USD) == error_before
+
+
+async def _booked(desk: Desk, exec_id: str) -> bool:
+    return await desk.db.transact(lambda uow: execution_booked(uow, exec_id), readonly=True)

@@ -1,0 +1,178 @@
+"""The platform under simulation: the real services (ledger, trading, the router, the one IB connection with the
+real ib_async client) on a fresh database, against the IB Gateway simulator over a loopback socket, on a manual
+clock and seeded ids. Its "process" can crash and start again: a new connection with the same client id, a new
+router that recovers from IB, the same database.
+
+Each step is settled before the next: whatever IB has to say of it (acknowledgements, executions, commission
+reports, cancels) is booked before the harness goes on, so the order of events, and so the run, depends only on
+the seed."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pyotp
+from sqlalchemy import select
+
+from broker.connection import IBConnection
+from broker.events import ConnectionState
+from broker.market_data import MarketData
+from broker.omnibus import OmnibusAccount
+from broker.order_states import OrderStatus
+from broker.order_store import BLOCKS, EXECUTIONS, ORDERS
+from broker.orders import Trading
+from broker.router import Router
+from broker.sim.gateway import GatewaySimulator
+from core import two_factor, user_service
+from core.clock import ManualClock
+from core.config import Settings
+from core.crypto import FieldCipher, generate_key
+from core.db import Database
+from core.ids import Uuid7Generator
+from core.users import PersonalData, UserStatus
+from ledger import operations
+from omnibot import migrations
+from payments.bank_details import iban_details
+from payments.desk import PaymentDesk
+from payments.providers.sandbox import SandboxProvider
+
+START = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)  # a Monday, the open in New York
+SIM_CASH = Decimal(10_000_000)
+CLIENT_ID = 9
+SETTLE_SECONDS = 10.0
+IBANS = ("DE89370400440532013000", "NL91ABNA0417164300", "GB29NWBK60161331926819", "FR1420041010050500013M02606")
+
+
+class NotSettled(Exception):
+    """IB's answers to a step did not all arrive and get booked in time."""
+
+
+@dataclass
+class World:
+    seed: int
+    folder: Path
+    clock: ManualClock = field(default_factory=lambda: ManualClock(START))
+    investors: list[UUID] = field(default_factory=list)
+    banks: dict[UUID, UUID] = field(default_factory=dict)  # investor -> their bank account
+
+    async def start(self, investors: int) -> None:
+        rng = random.Random(self.seed)
+        self.db = Database(
+            f"sqlite:///{self.folder / f'sim-{self.seed}.db'}", clock=self.clock, ids=Uuid7Generator(self.clock, rng)
+        )
+        await migrations.upgrade(self.db)
+        self.sim = GatewaySimulator(account="DU0000099", seed=self.seed, auto_step=False, clock=self.clock.now)
+        self.sim.account.cash = SIM_CASH
+        await self.sim.start("127.0.0.1", 0)
+        self.settings = Settings(
+            ib_port=self.sim.port,
+            ib_client_id=CLIENT_ID,
+            ib_reconnect_min_seconds=0.02,
+            ib_reconnect_max_seconds=0.1,
+            ib_commission_wait_seconds=0.1,
+            trading_block_window_ms=0,  # every order its own block, sent in its own step
+            trading_orders_per_minute=10_000,
+            encryption_keys=f"sim:{generate_key()}",
+            blind_index_key=generate_key(),
+            payments_bank_cooldown_hours=0,
+            payments_auto_approve_below=Decimal(1_000),  # larger withdrawals wait for an admin
+            payments_sandbox_settle_seconds=600,  # the bank pays ten minutes after it got the payout
+            payments_sandbox_failure_rate=0.25,  # and refuses one in four
+            payments_sandbox_auto_deposit=False,
+        )
+        self.cipher = FieldCipher.from_settings(self.settings)
+        self.payments = PaymentDesk(self.db, self.settings, self.cipher, SandboxProvider(self.settings))
+        await self.boot()
+        for n in range(investors):
+            self.investors.append(await self._investor(n))
+
+    async def boot(self) -> None:
+        """The process starts: its connection recovers from IB, then its router resumes what was in flight."""
+        self.connection = IBConnection(self.settings, self.clock)
+        self.market = MarketData(self.connection, self.clock)
+        self.router = Router(self.db, self.connection, self.settings, self.clock, OmnibusAccount(self.connection))
+        self.trading = Trading(self.db, self.market, self.settings, send_block=self.router.send)
+        await self.connection.start()
+        await self.connection.wait_ready(SETTLE_SECONDS)
+
+    async def crash(self) -> None:
+        """The process dies between two commits (its connection simply drops) and starts again."""
+        await self.connection.stop()
+        await self.boot()
+
+    async def stop(self) -> None:
+        await self.connection.stop()
+        await self.sim.stop()
+        await self.db.dispose()
+
+    async def _investor(self, n: int) -> UUID:
+        owner = (await self.db.transact(lambda uow: user_service.register(uow, 500_000 + n))).id
+        name = PersonalData(f"Investor {n}")
+        await self.db.transact(lambda uow: user_service.save_personal_data(uow, self.cipher, owner, name))
+        for status in (UserStatus.PENDING_KYC, UserStatus.ACTIVE):
+            await self.db.transact(lambda uow, s=status: user_service.change_status(uow, owner, s))
+        enrolment = await self.db.transact(
+            lambda uow: two_factor.begin_enrolment(uow, self.cipher, self.settings, owner, f"investor-{n}")
+        )
+        code = pyotp.TOTP(enrolment.secret).at(self.clock.now())
+        await self.db.transact(lambda uow: two_factor.confirm_enrolment(uow, self.cipher, self.settings, owner, code))
+        await self.db.transact(lambda uow: operations.deposit(uow, owner, Decimal(50_000), key=f"opening/{owner}"))
+        bank = await self.payments.add_bank(owner, iban_details(IBANS[n % len(IBANS)]), f"Investor {n}")
+        self.banks[owner] = bank.id
+        return owner
+
+    # ---- settling a step
+
+    async def settle(self) -> None:
+        """Wait until IB's view and the books agree: every execution IB made for us booked, and every routed
+        block live exactly when IB's order is open."""
+        deadline = time.monotonic() + SETTLE_SECONDS
+        while not await self.quiet():
+            if time.monotonic() > deadline:
+                raise NotSettled(await self.unsettled())
+            await asyncio.sleep(0.005)
+
+    async def quiet(self) -> bool:
+        return not await self.unsettled()
+
+    async def unsettled(self) -> str:
+        if self.connection.state is not ConnectionState.READY:
+            return f"the connection is {self.connection.state.value}"
+        # IB's side taken at one instant (it moves while we read the database)
+        made = {e.exec_id for e in self.sim.desk.executions}
+        at_ib = {o.order_ref: o.is_open for o in self.sim.desk.orders.values()}
+        booked = set(await self.db.transact(_booked_exec_ids, readonly=True))
+        if missing := made - booked:
+            return f"executions not booked: {sorted(missing)}"
+        if asked := await self.db.transact(_cancels_in_flight, readonly=True):
+            return f"cancels asked, not yet answered by IB: {asked}"
+        for order_ref, live in await self.db.transact(_routed_blocks, readonly=True):
+            if at_ib.get(order_ref, False) != live:
+                here, there = "live" if live else "ended", "open" if at_ib.get(order_ref) else "not open"
+                return f"block {order_ref} is {here} here, {there} at IB"
+        return ""
+
+
+async def _booked_exec_ids(uow: Any) -> list[str]:
+    return list((await uow.connection.execute(select(EXECUTIONS.c.exec_id))).scalars())
+
+
+async def _cancels_in_flight(uow: Any) -> list[str]:
+    live = [status.value for status in OrderStatus if status.is_live]
+    query = select(ORDERS.c.id).where(ORDERS.c.status.in_(live), ORDERS.c.cancel_requested_at.is_not(None))
+    return [str(order_id) for order_id in (await uow.connection.execute(query)).scalars()]
+
+
+async def _routed_blocks(uow: Any) -> list[tuple[str, bool]]:
+    live = {status.value for status in OrderStatus if status.is_live}
+    query = select(BLOCKS.c.id, BLOCKS.c.status).where(BLOCKS.c.routed_at.is_not(None))
+    rows = await uow.connection.execute(query)
+    return [(str(row.id), str(getattr(row.status, "value", row.status)) in live) for row in rows]
