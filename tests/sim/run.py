@@ -20,6 +20,8 @@ from sqlalchemy import func, select
 from broker.order_requests import OrderRequest
 from broker.order_states import OrderSide, OrderStatus
 from broker.order_store import ORDERS
+from copytrade.store import copies_in
+from copytrade.terms import CopyMode, CopyStatus, CopyTerms
 from core.errors import DomainError
 from ledger import operations
 from ledger.models import Account
@@ -41,6 +43,9 @@ ACTIONS = {  # what happens, and how often
     "withdraw": 6,
     "admin_review": 3,
     "bank_round": 4,
+    "follow": 3,
+    "unfollow": 2,
+    "copy_round": 6,
 }
 FAULTS = {
     "disconnect": 3,
@@ -48,6 +53,7 @@ FAULTS = {
     "duplicate_execution": 3,
     "corrected_execution": 2,
     "commission_withheld": 3,
+    "commission_first": 2,
     "partial_fills": 3,
     "crash": 2,
     "crash_mid_order": 2,
@@ -103,7 +109,8 @@ class Run:
     # ---- investors
 
     def _investor(self) -> tuple[int, Any]:
-        n = self.rng.randrange(len(self.world.investors))
+        """Anyone; the leader (investor 0) more often than the rest, so that there is something to copy."""
+        n = 0 if self.rng.random() < 0.25 else self.rng.randrange(len(self.world.investors))
         return n, self.world.investors[n]
 
     async def _order(self, side: OrderSide) -> None:
@@ -190,6 +197,42 @@ class Run:
         answered = await self.world.payments.poll()
         self.note(f"bank round: {sent} sent, {answered} answered")
 
+    # ---- copy trading (investor 0 leads)
+
+    async def follow(self) -> None:
+        n = self.rng.randrange(1, len(self.world.investors))
+        follower = self.world.investors[n]
+        if self.rng.random() < 0.2:
+            terms = CopyTerms(CopyMode.ALERTS)
+        else:
+            amount = Decimal(self.rng.choice((2_000, 5_000, 10_000, 30_000)))
+            terms = CopyTerms(CopyMode.COPY, amount, stop_loss_pct=Decimal(self.rng.choice((5, 20, 50))))
+        try:
+            copy = await self.world.copies.follow(follower, "ada", terms)
+        except DomainError as refused:
+            self.note(f"follow {n} refused: {type(refused).__name__}")
+            return
+        self.note(f"follow {n}: {terms.mode.value} {terms.amount}: {copy.status.value}")
+
+    async def unfollow(self) -> None:
+        live = await self.world.db.transact(_live_copies, readonly=True)
+        if not live:
+            return
+        copy_id, follower = self.rng.choice(sorted(live))
+        keep = self.rng.random() < 0.5
+        try:
+            await self.world.copies.stop_copy(follower, copy_id, keep_positions=keep)
+        except DomainError as refused:
+            self.note(f"unfollow refused: {type(refused).__name__}")
+            return
+        self.note(f"unfollow {copy_id} keeping positions: {keep}")
+
+    async def copy_round(self) -> None:
+        """The copy desk's round: the leader's fills mirrored into the copies' blocks, stopping copies sold."""
+        mirrored = await self.world.copies.mirror_pending()
+        stopped = await self.world.copies.settle_stopping()
+        self.note(f"copy round: {mirrored} mirrored, {stopped} stopped")
+
     # ---- the market and the calendar
 
     async def market_moves(self) -> None:
@@ -232,6 +275,11 @@ class Run:
 
     async def commission_withheld(self) -> None:
         self.world.sim.plan_next_order(commission="withheld")
+        await self.buy()
+
+    async def commission_first(self) -> None:
+        """IB's messages out of order: the commission report before the execution it reports on."""
+        self.world.sim.plan_next_order(commission="before")
         await self.buy()
 
     async def partial_fills(self) -> None:
@@ -278,6 +326,11 @@ async def _state(uow: Any) -> str:
     by_status = ", ".join(f"{status}={n}" for status, n in await uow.connection.execute(statuses))
     accounts, total, held = (await uow.connection.execute(balances)).one()
     return f"  orders {by_status}; {accounts} accounts, sum {total}, held {held}"
+
+
+async def _live_copies(uow: Any) -> list[tuple[Any, Any]]:
+    copies = [*await copies_in(uow, CopyStatus.ACTIVE), *await copies_in(uow, CopyStatus.PAUSED)]
+    return [(copy.id, copy.follower_id) for copy in copies]
 
 
 async def _live_orders(uow: Any) -> list[tuple[Any, Any]]:

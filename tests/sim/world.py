@@ -31,6 +31,8 @@ from broker.order_store import BLOCKS, EXECUTIONS, ORDERS
 from broker.orders import Trading
 from broker.router import Router
 from broker.sim.gateway import GatewaySimulator
+from copytrade import leaders
+from copytrade.desk import CopyDesk
 from core import two_factor, user_service
 from core.clock import ManualClock
 from core.config import Settings
@@ -93,6 +95,9 @@ class World:
         await self.boot()
         for n in range(investors):
             self.investors.append(await self._investor(n))
+        leader, settings, share = self.investors[0], self.settings, Decimal(10)
+        await self.db.transact(lambda uow: leaders.become_leader(uow, settings, leader, "Ada", "large caps", share))
+        await self.db.transact(lambda uow: leaders.review_leader(uow, leader, approve=True))
 
     async def boot(self) -> None:
         """The process starts: its connection recovers from IB, then its router resumes what was in flight."""
@@ -100,6 +105,8 @@ class World:
         self.market = MarketData(self.connection, self.clock)
         self.router = Router(self.db, self.connection, self.settings, self.clock, OmnibusAccount(self.connection))
         self.trading = Trading(self.db, self.market, self.settings, send_block=self.router.send)
+        self.copies = CopyDesk(self.db, self.settings, self.market)  # its rounds run as the harness's steps
+        self.router.follow_fills(self.copies)
         await self.connection.start()
         await self.connection.wait_ready(SETTLE_SECONDS)
 
@@ -135,7 +142,10 @@ class World:
         """Wait until IB's view and the books agree: every execution IB made for us booked, and every routed
         block live exactly when IB's order is open."""
         deadline = time.monotonic() + SETTLE_SECONDS
-        while not await self.quiet():
+        while True:
+            await self.router.route_due()  # blocks the copy desk left due (no window: due at once)
+            if await self.quiet():
+                return
             if time.monotonic() > deadline:
                 raise NotSettled(await self.unsettled())
             await asyncio.sleep(0.005)
