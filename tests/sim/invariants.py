@@ -6,6 +6,8 @@
 - Each execution IB made is booked exactly once (a correction replaces, never adds).
 - The omnibus identity: the house's IB position and cash accounts equal the simulator's account.
 - Every order is terminal, or live with its block's order open at IB.
+- Every withdrawal moved only as its state machine allows, with the ledger effect of where it is.
+- Every transfer the bank received is in the books once (credited, or in suspense).
 - A notification for every fill: each booked execution that filled investors' orders told them.
 """
 
@@ -25,7 +27,7 @@ from ledger.accounts import AccountKind
 from ledger.holds import HoldStatus
 from ledger.integrity import check_books
 from ledger.models import Account, Entry, Hold
-from payments.models import Withdrawal, WithdrawalTransition
+from payments.models import IncomingTransfer, Withdrawal, WithdrawalTransition
 from payments.states import MOVES, WithdrawalStatus
 
 from .world import SIM_CASH, World
@@ -33,6 +35,7 @@ from .world import SIM_CASH, World
 ACCOUNTS = Account.__table__
 HOLDS, ENTRIES = Hold.__table__, Entry.__table__
 WITHDRAWALS, TRANSITIONS = Withdrawal.__table__, WithdrawalTransition.__table__
+TRANSFERS = IncomingTransfer.__table__
 
 
 async def violations(world: World) -> list[str]:
@@ -43,6 +46,7 @@ async def violations(world: World) -> list[str]:
     found += await _orders_accounted(world)
     found += await world.db.transact(_fills_told, readonly=True)
     found += await world.db.transact(_withdrawals_legal, readonly=True)
+    found += await world.db.transact(_transfers_booked_once, readonly=True)
     return found
 
 
@@ -149,3 +153,13 @@ async def _withdrawals_legal(uow: UnitOfWork) -> list[str]:
         if (f"withdrawal/{withdrawal.id}/returned" in entries) != (status is WithdrawalStatus.RETURNED):
             found.append(f"{name} is {status.value}: its return booked wrongly")
     return found
+
+
+async def _transfers_booked_once(uow: UnitOfWork) -> list[str]:
+    """Each transfer the bank received is in the books once: credited to its investor, or in suspense."""
+    entries = set((await uow.connection.execute(select(ENTRIES.c.idempotency_key))).scalars())
+    return [
+        f"transfer {transfer.provider_tx_id} ({transfer.status}) is not in the books"
+        for transfer in await uow.connection.execute(select(TRANSFERS))
+        if f"deposit/{transfer.id}" not in entries
+    ]

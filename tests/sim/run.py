@@ -25,6 +25,7 @@ from copytrade.terms import CopyMode, CopyStatus, CopyTerms
 from core.errors import DomainError
 from ledger import operations
 from ledger.models import Account
+from payments.providers.base import ProviderEvent
 from payments.states import WithdrawalStatus
 
 from .invariants import violations
@@ -37,7 +38,8 @@ ACTIONS = {  # what happens, and how often
     "sell": 18,
     "cancel": 8,
     "repeat": 5,
-    "deposit": 5,
+    "deposit": 3,
+    "bank_deposit": 4,
     "market_moves": 14,
     "end_of_day": 4,
     "withdraw": 6,
@@ -167,6 +169,23 @@ class Run:
         for _ in range(self.rng.choice((1, 2))):  # a replayed bank statement line books once
             await self.world.db.transact(lambda uow: operations.deposit(uow, owner, amount, key=key))
         self.note(f"deposit {n} {amount}")
+
+    async def bank_deposit(self) -> None:
+        """An investor asks how to deposit and their bank pays: the provider's webhook says so, sometimes more
+        than once (the same event again, or the same transfer under a new event id); one payer in ten gets the
+        reference wrong, and the money waits in suspense for an admin."""
+        n, owner = self._investor()
+        amount = Decimal(self.rng.randint(100, 20_000))
+        instructions = await self.world.payments.deposit(owner, amount)
+        typo = self.rng.random() < 0.1
+        reference = "PAYMENT FOR OMNIBOT" if typo else instructions.reference
+        tx_id = f"sim-tx/{next(self.keys)}"
+        deliveries = self.rng.choice((1, 1, 2, 3))
+        for delivery in range(deliveries):
+            event_id = f"evt/{tx_id}/{delivery if self.rng.random() < 0.5 else 0}"
+            event = ProviderEvent(event_id, "transfer.received", tx_id=tx_id, amount=amount, reference=reference)
+            await self.world.payments.apply(self.world.payments.provider, event)
+        self.note(f"bank deposit {n} {amount} delivered {deliveries}x{' to suspense' if typo else ''}")
 
     async def withdraw(self) -> None:
         n, owner = self._investor()
