@@ -227,10 +227,13 @@ class IBConnection:
             self._contracts[con_id] = qualified
         return self._contracts[con_id]
 
+    def _live_trade(self, order_ref: str) -> Trade | None:
+        trade = self.find_trade(order_ref)
+        return None if trade is None or trade.isDone() else trade
+
     def cancel(self, order_ref: str) -> bool:
         """Ask IB to cancel the order; False when IB has no live order by that reference."""
-        trade = self.find_trade(order_ref)
-        if trade is None or trade.isDone():
+        if (trade := self._live_trade(order_ref)) is None:
             return False
         if trade.orderStatus.status != "PendingCancel":  # asked already (before a takeover, say): not twice
             self.ib.cancelOrder(trade.order)
@@ -238,16 +241,13 @@ class IBConnection:
 
     def quantity_at_ib(self, order_ref: str) -> Decimal | None:
         """The total quantity of IB's live order by that reference, or None when IB has none live."""
-        trade = self.find_trade(order_ref)
-        if trade is None or trade.isDone():
-            return None
-        return Decimal(repr(trade.order.totalQuantity))
+        trade = self._live_trade(order_ref)
+        return None if trade is None else Decimal(repr(trade.order.totalQuantity))
 
     def reduce(self, order_ref: str, quantity: Decimal) -> bool:
         """Ask IB to lower the live order's total quantity (a modify); False when IB has no live order by that
         reference. Shares IB fills before the modify lands are still reported, and must be accounted for."""
-        trade = self.find_trade(order_ref)
-        if trade is None or trade.isDone():
+        if (trade := self._live_trade(order_ref)) is None:
             return False
         trade.order.totalQuantity = float(quantity)
         self.ib.placeOrder(trade.contract, trade.order)
