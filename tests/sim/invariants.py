@@ -60,10 +60,13 @@ async def _below_zero(uow: UnitOfWork) -> list[str]:
 
 
 async def _executions_once(world: World) -> list[str]:
-    made = Counter(e.exec_id for e in world.sim.desk.executions)
-    booked = Counter(await world.db.transact(_exec_ids, readonly=True))
-    found = [f"execution {exec_id} booked {n} times" for exec_id, n in booked.items() if n > 1]
-    found += [f"execution {exec_id} made by IB, never booked" for exec_id in made if exec_id not in booked]
+    """Each execution booked (the database keeps each id once), and each block sent to IB once: a second IB
+    order under one order_ref would be booked to the house and pass every other check."""
+    made = {e.exec_id for e in world.sim.desk.executions}
+    booked = set(await world.db.transact(_exec_ids, readonly=True))
+    found = [f"execution {exec_id} made by IB, never booked" for exec_id in sorted(made - booked)]
+    sent = Counter(o.order_ref for o in world.sim.desk.orders.values())
+    found += [f"block {order_ref} reached IB {n} times" for order_ref, n in sorted(sent.items()) if n > 1]
     return found
 
 

@@ -15,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from broker.order_requests import OrderRequest
 from broker.order_states import OrderSide, OrderStatus
@@ -95,12 +95,13 @@ class Run:
         table = ACTIONS | FAULTS
         kind = self.rng.choices(list(table), weights=list(table.values()))[0]
         (self.outcome.faults if kind in FAULTS else self.outcome.actions)[kind] += 1
-        await getattr(self, kind)()
         try:
+            await getattr(self, kind)()
             await self.world.settle()
         except NotSettled as stuck:
-            self.outcome.violations.append(f"step {number} ({kind}): did not settle: {stuck}")
-            return
+            raise Stuck(f"step {number} ({kind}): did not settle: {stuck}") from stuck
+        except Exception as failed:  # a service that raised what it should have refused politely, or a bug
+            raise Stuck(f"step {number} ({kind}): {type(failed).__name__}: {failed}") from failed
         found = await violations(self.world)
         self.outcome.violations += [f"step {number} ({kind}): {v}" for v in found]
         self.note(await self.world.db.transact(_state, readonly=True))  # what the step settled into
@@ -272,11 +273,15 @@ class Run:
     # ---- faults
 
     async def disconnect(self) -> None:
+        sessions = self.world.sim.sessions_opened
         self.world.sim.drop_clients()
+        await self.world.hung_up(sessions)
         self.note("gateway hangs up")
 
     async def gateway_restart(self) -> None:
+        sessions = self.world.sim.sessions_opened
         await self.world.sim.restart(down_for=0.05)
+        await self.world.hung_up(sessions)
         self.note("gateway restarts")
 
     async def duplicate_execution(self) -> None:
@@ -336,15 +341,15 @@ class Run:
 
 
 async def _state(uow: Any) -> str:
-    """The settled books in a line: orders by status, and every balance (the trace's anchor: the same seed
-    settles into the same books)."""
-    statuses = select(ORDERS.c.status, func.count()).group_by(ORDERS.c.status).order_by(ORDERS.c.status)
-    balances = select(func.count(), func.sum(ACCOUNTS.c.balance), func.sum(ACCOUNTS.c.held)).where(
-        ACCOUNTS.c.balance != 0
-    )
-    by_status = ", ".join(f"{status}={n}" for status, n in await uow.connection.execute(statuses))
-    accounts, total, held = (await uow.connection.execute(balances)).one()
-    return f"  orders {by_status}; {accounts} accounts, sum {total}, held {held}"
+    """The settled books as a digest: every account's balance and hold, every order's status and fill (the
+    trace's anchor: the same seed settles into the same books, account by account)."""
+    accounts = select(ACCOUNTS.c.code, ACCOUNTS.c.balance, ACCOUNTS.c.held).order_by(ACCOUNTS.c.code)
+    orders = select(ORDERS.c.id, ORDERS.c.status, ORDERS.c.filled_quantity).order_by(ORDERS.c.id)
+    books = hashlib.sha256()
+    for query in (accounts, orders):
+        for row in await uow.connection.execute(query):
+            books.update(repr(tuple(str(value) for value in row)).encode())
+    return f"  books {books.hexdigest()[:16]}"
 
 
 async def _live_copies(uow: Any) -> list[tuple[Any, Any]]:
@@ -358,6 +363,10 @@ async def _live_orders(uow: Any) -> list[tuple[Any, Any]]:
     return [(row.id, row.owner_id) for row in await uow.connection.execute(query)]
 
 
+class Stuck(Exception):
+    """A step that did not settle, or raised: the run stops there (what follows would not be the seed's)."""
+
+
 async def simulate(seed: int, steps: int, investors: int = 8, folder: Path | None = None) -> Outcome:
     outcome = Outcome(seed)
     with tempfile.TemporaryDirectory() as scratch:
@@ -367,6 +376,8 @@ async def simulate(seed: int, steps: int, investors: int = 8, folder: Path | Non
             run = Run(world, random.Random(seed), outcome)
             for number in range(steps):
                 await run.step(number)
+        except Stuck as stuck:
+            outcome.violations.append(str(stuck))
         finally:
             await world.stop()
     return outcome

@@ -66,7 +66,7 @@ class World:
     banks: dict[UUID, UUID] = field(default_factory=dict)  # investor -> their bank account
 
     async def start(self, investors: int) -> None:
-        rng = random.Random(self.seed)
+        rng = random.Random(f"{self.seed}/ids")  # its own stream: the actions draw from another
         self.db = Database(
             f"sqlite:///{self.folder / f'sim-{self.seed}.db'}", clock=self.clock, ids=Uuid7Generator(self.clock, rng)
         )
@@ -102,13 +102,22 @@ class World:
     async def boot(self) -> None:
         """The process starts: its connection recovers from IB, then its router resumes what was in flight."""
         self.connection = IBConnection(self.settings, self.clock)
-        self.market = MarketData(self.connection, self.clock)
+        self.market = MarketData(self.connection, self.clock, fresh_seconds=0)  # no quote kept on the wall clock
         self.router = Router(self.db, self.connection, self.settings, self.clock, OmnibusAccount(self.connection))
         self.trading = Trading(self.db, self.market, self.settings, send_block=self.router.send)
         self.copies = CopyDesk(self.db, self.settings, self.market)  # its rounds run as the harness's steps
         self.router.follow_fills(self.copies)
         await self.connection.start()
         await self.connection.wait_ready(SETTLE_SECONDS)
+
+    async def hung_up(self, sessions_before: int) -> None:
+        """Wait until the connection noticed the hang-up and came back (a new session at the gateway): until
+        then, a settled look would see the old connection still "ready"."""
+        deadline = time.monotonic() + SETTLE_SECONDS
+        while self.sim.sessions_opened <= sessions_before:
+            if time.monotonic() > deadline:
+                raise NotSettled("the connection never came back after the gateway hung up")
+            await asyncio.sleep(0.005)
 
     async def crash(self) -> None:
         """The process dies between two commits (its connection simply drops) and starts again."""
@@ -164,7 +173,9 @@ class World:
             return f"executions not booked: {sorted(missing)}"
         if asked := await self.db.transact(_cancels_in_flight, readonly=True):
             return f"cancels asked, not yet answered by IB: {asked}"
-        for order_ref, live in await self.db.transact(_routed_blocks, readonly=True):
+        for order_ref, live, new in await self.db.transact(_routed_blocks, readonly=True):
+            if new and at_ib.get(order_ref, False):
+                return f"block {order_ref} is open at IB, its acknowledgement not booked yet"
             if at_ib.get(order_ref, False) != live:
                 here, there = "live" if live else "ended", "open" if at_ib.get(order_ref) else "not open"
                 return f"block {order_ref} is {here} here, {there} at IB"
@@ -181,8 +192,11 @@ async def _cancels_in_flight(uow: Any) -> list[str]:
     return [str(order_id) for order_id in (await uow.connection.execute(query)).scalars()]
 
 
-async def _routed_blocks(uow: Any) -> list[tuple[str, bool]]:
+async def _routed_blocks(uow: Any) -> list[tuple[str, bool, bool]]:
     live = {status.value for status in OrderStatus if status.is_live}
     query = select(BLOCKS.c.id, BLOCKS.c.status).where(BLOCKS.c.routed_at.is_not(None))
-    rows = await uow.connection.execute(query)
-    return [(str(row.id), str(getattr(row.status, "value", row.status)) in live) for row in rows]
+    found = []
+    for row in await uow.connection.execute(query):
+        status = str(getattr(row.status, "value", row.status))
+        found.append((str(row.id), status in live, status == OrderStatus.NEW.value))
+    return found
