@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from telegram import Update
 from telegram.constants import ParseMode
@@ -57,10 +58,13 @@ def build_bot(token: str, base_url: str, *, max_rate: float = 25) -> ExtBot[int]
     )
 
 
-def build_application(services: Services, token: str, base_url: str) -> OmnibotApplication:
+def build_application(
+    services: Services, token: str, base_url: str, *, bot: ExtBot[Any] | None = None
+) -> OmnibotApplication:
+    """The bot's application; `bot` replaces the production client (the simulation's takes 429s itself)."""
     application = (
         ApplicationBuilder()
-        .bot(build_bot(token, base_url, max_rate=services.settings.telegram_max_rate))
+        .bot(bot or build_bot(token, base_url, max_rate=services.settings.telegram_max_rate))
         .application_class(OmnibotApplication, kwargs={"services": services})
         .context_types(ContextTypes(context=BotContext))
         .concurrent_updates(True)

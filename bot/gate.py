@@ -5,7 +5,6 @@ Whatever it refuses goes no further (ApplicationHandlerStop)."""
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict, deque
 from datetime import timedelta
 
@@ -39,7 +38,7 @@ class Gate:
             raise ApplicationHandlerStop
         if not await context.services.db.transact(lambda uow: _first_sight(uow, update.update_id)):
             raise ApplicationHandlerStop  # handled already, here or by another bot process
-        sent = self._count(sender.id)
+        sent = self._count(sender.id, context.services.clock.now().timestamp())
         if sent > self._per_minute:  # told once, then dropped quietly: answering a flood would be a flood
             if sent == self._per_minute + 1:
                 await _refuse(update, "You are sending messages too fast. Please wait a minute and try again.")
@@ -54,9 +53,9 @@ class Gate:
         elif user.status in (UserStatus.FROZEN, UserStatus.CLOSED):
             await _refuse(update, f"Your account is {user.status.value}. Please contact support.")
 
-    def _count(self, telegram_id: int) -> int:
+    def _count(self, telegram_id: int, now: float) -> int:
         """Count this update: the user's updates in the last minute, this one included."""
-        now, recent = time.monotonic(), self._recent[telegram_id]
+        recent = self._recent[telegram_id]
         while recent and now - recent[0] > WINDOW_SECONDS:
             recent.popleft()
         recent.append(now)

@@ -13,6 +13,7 @@ import contextlib
 import functools
 import logging
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -20,7 +21,7 @@ from uuid import UUID
 
 from sqlalchemy import Table, and_, case, delete, func, insert, or_, select, update
 from telegram import Bot
-from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from core import metrics, notifications
 from core.db import UnitOfWork
@@ -54,8 +55,17 @@ PUSHED = {"order.filled", "order.rejected", "order.expired", "order.cancelled"} 
 
 
 class Notifier:
-    def __init__(self, services: Services, bot: Bot, *, batch: int = 500, idle_seconds: float = 0.2) -> None:
+    def __init__(
+        self,
+        services: Services,
+        bot: Bot,
+        *,
+        batch: int = 500,
+        idle_seconds: float = 0.2,
+        monotonic: Callable[[], float] = time.monotonic,  # the pacing's clock (the simulation's is its own)
+    ) -> None:
         self._services, self._bot, self._batch, self._idle = services, bot, batch, idle_seconds
+        self._monotonic = monotonic
         self._task: asyncio.Task[None] | None = None
         self._next_send: dict[int, float] = {}  # chat -> when it may be written to again (monotonic seconds)
 
@@ -84,7 +94,7 @@ class Notifier:
             await db.transact(lambda uow: _to_admins(uow, for_admins))
         owners = {UUID(m["payload"]["owner_id"]) for m in claimed if m["payload"].get("owner_id")}
         chats, chosen = await db.transact(lambda uow: _audience(uow, owners), readonly=True)
-        now, busy, later, nobody = time.monotonic(), set(), [], []
+        now, busy, later, nobody = self._monotonic(), set(), [], []
         sending: list[tuple[dict[str, Any], int]] = []
         for message in claimed:
             owner = message["payload"].get("owner_id", "")
@@ -154,11 +164,16 @@ class Notifier:
                 sends = 1
             else:
                 sends = 0
-            self._next_send[chat_id] = time.monotonic() + CHAT_INTERVAL * sends
+            self._next_send[chat_id] = self._monotonic() + CHAT_INTERVAL * sends
         except Forbidden:
             await self._services.db.transact(lambda uow: _blocked(uow, chat_id))
         except RetryAfter:
             return False  # still flooded after the rate limiter's retries: the claim lapses and it goes again
+        except BadRequest as exc:  # refused for good (a BadRequest is a NetworkError too: caught first)
+            log.warning("notifier: %s for outbox message %s not delivered: %s", topic, message["id"], exc)
+        except NetworkError as exc:  # Telegram unreachable or failing (a 5xx, a timeout): it goes again later
+            log.warning("notifier: %s for outbox message %s waits: %s", topic, message["id"], exc)
+            return False
         except TelegramError as exc:
             log.warning("notifier: %s for outbox message %s not delivered: %s", topic, message["id"], exc)
         return True

@@ -95,12 +95,19 @@ async def book_fill(uow: UnitOfWork, fill: OrderFilled) -> BookedFill | None:
     if block is None:
         log.error("execution %s names block %s, which we do not have", fill.exec_id, fill.order_ref)
         return None
-    if fill.replaces and (old_price := await store.booked_price(uow, fill.replaces)) is not None:
+    # A correction (`.02` after `.01`) is known by what is booked, not by what this process heard: after a
+    # restart IB lists only the latest revision, and booking it as an execution of its own would double it.
+    revisions = await store.revisions_booked(uow, fill.exec_id)
+    revision = store.revision_of(fill.exec_id)[1]
+    if any(store.revision_of(exec_id)[1] > revision for exec_id in revisions):
+        return None  # an older revision than one booked
+    if revisions:
+        replaced = max(revisions, key=lambda exec_id: store.revision_of(exec_id)[1])
         side = TradeSide.BUY if block.side is OrderSide.BUY else TradeSide.SELL
         key = f"correction/{fill.exec_id}"
-        await book_price_correction(uow, key, side, block.con_id, fill.quantity, old_price, fill.price)
+        await book_price_correction(uow, key, side, block.con_id, fill.quantity, revisions[replaced], fill.price)
         await _record_execution(uow, block, fill, to_house=ZERO)
-        await publish(uow, [Message("broker.correction", f"correction/{fill.exec_id}", _correction(block, fill))])
+        await publish(uow, [Message("broker.correction", key, _correction(block, fill, replaced))])
         return None
 
     orders = await store.orders_of_block(uow, block.id, lock=True)
@@ -299,11 +306,11 @@ def _message(
     return Message(topic, key, payload | (extra or {}))
 
 
-def _correction(block: BlockRecord, fill: OrderFilled) -> dict[str, str]:
+def _correction(block: BlockRecord, fill: OrderFilled, replaced: str) -> dict[str, str]:
     return {
         "block_id": str(block.id),
         "exec_id": fill.exec_id,
-        "replaces": fill.replaces or "",
+        "replaces": replaced,
         "quantity": str(fill.quantity),
         "price": str(fill.price),
     }

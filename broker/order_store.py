@@ -275,10 +275,19 @@ async def executions_booked(uow: UnitOfWork, exec_ids: Sequence[str]) -> set[str
     return set((await uow.connection.execute(query, {"ids": list(exec_ids)})).scalars()) if exec_ids else set()
 
 
-async def booked_price(uow: UnitOfWork, exec_id: str) -> Decimal | None:
-    """The price an execution was booked at, if it was."""
-    query = select(EXECUTIONS.c.price).where(EXECUTIONS.c.exec_id == exec_id)
-    return (await uow.connection.execute(query)).scalar_one_or_none()
+def revision_of(exec_id: str) -> tuple[str, int]:
+    """IB's execution id as (the execution, its revision): `0000e0d5.6554f6a1.01.02` is the `.01`'s correction."""
+    base, _, revision = exec_id.rpartition(".")
+    return (base, int(revision)) if base and revision.isdigit() else (exec_id, 0)
+
+
+async def revisions_booked(uow: UnitOfWork, exec_id: str) -> dict[str, Decimal]:
+    """The revisions of this execution booked already (by exec id), with their prices."""
+    base, _revision = revision_of(exec_id)
+    query = select(EXECUTIONS.c.exec_id, EXECUTIONS.c.price).where(
+        EXECUTIONS.c.exec_id.startswith(f"{base}.", autoescape=True)
+    )
+    return {row.exec_id: row.price for row in await uow.connection.execute(query)}
 
 
 async def execution_booked(uow: UnitOfWork, exec_id: str) -> bool:

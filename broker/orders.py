@@ -51,6 +51,7 @@ from .order_store import BlockRecord, OrderRecord
 from .pricing import buy_hold, check_collar, estimated_commission, limit_price, reference_price, whole_shares
 
 RATE_WINDOW = timedelta(minutes=1)
+Spend = Callable[[UnitOfWork], Awaitable[object]]  # what an order's transaction also does (bot confirmations)
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,9 @@ class Trading:
         self._send_block = send_block if settings.trading_block_window_ms == 0 else None
         self._recorded: set[int] = set()  # instruments this process has seen committed to the database
 
-    async def place_order(self, request: OrderRequest) -> OrderRecord:
+    async def place_order(self, request: OrderRequest, *, spending: Spend | None = None) -> OrderRecord:
+        """Place the order once per client key; `spending` runs in the order's own transaction, before it is
+        written (a chat confirmation taken: the order and the tap that asked for it are both, or neither)."""
         try:
             checked = await self._checked(request)
         except DomainError:  # a repeat of a request that went through is answered with its order, come what may
@@ -89,7 +92,7 @@ class Trading:
             if existing is None:
                 raise
             return same_request(existing, request)
-        order, block = await self._db.transact(lambda uow: self._place(uow, checked))
+        order, block = await self._db.transact(lambda uow: self._place(uow, checked, spending))
         logs.bind(order_id=order.id)
         metrics.ORDERS.labels(order.side.value).inc()
         self._recorded.add(checked.contract.con_id)
@@ -136,12 +139,16 @@ class Trading:
         reference = limit if limit is not None else reference_price(quote, request.side, contract.symbol)
         return _Checked(request, contract, quote, quantity, limit, reference)
 
-    async def _place(self, uow: UnitOfWork, checked: _Checked) -> tuple[OrderRecord, BlockRecord | None]:
+    async def _place(
+        self, uow: UnitOfWork, checked: _Checked, spending: Spend | None = None
+    ) -> tuple[OrderRecord, BlockRecord | None]:
         """The order, and its block when the block is to be sent at once (routed at birth)."""
         request, settings, now = checked.request, self._settings, uow.clock.now()
         existing = await store.order_by_key(uow, request.owner_id, request.client_key)
         if existing is not None:  # a repeat, or a concurrent delivery of the same request that got here first
             return same_request(existing, request), None
+        if spending is not None:  # first: a second tap racing this one waits on its row lock, then finds it spent
+            await spending(uow)
         mine = await limits_of(uow, settings, request.owner_id)
         await self._check_investor(uow, request.owner_id, checked.contract, mine.orders_per_minute)
         notional = product(checked.quantity, checked.reference)

@@ -3,6 +3,10 @@
 The button's callback data names only a random token; the action itself (its kind and payload) stays on the
 server, belongs to one user, expires, and is taken at most once, atomically: a forged, replayed, expired or
 another user's press finds nothing to do.
+
+What a confirmation sets off is best done in the transaction that takes it (`take` inside the order's own
+transaction, say): a process that dies between the two would leave a tap that was spent and did nothing.
+`peek` reads an action without taking it, for the work that comes before.
 """
 
 from __future__ import annotations
@@ -38,6 +42,19 @@ async def offer(uow: UnitOfWork, user_id: UUID, kind: str, payload: dict[str, An
     values = {"id": token, "user_id": user_id, "kind": kind, "payload": payload}
     await uow.connection.execute(ACTIONS.insert().values(**values, created_at=now, expires_at=now + ttl))
     return Action(token, user_id, kind, payload)
+
+
+async def peek(uow: UnitOfWork, token: str, user_id: UUID, kind: str) -> Action:
+    """The user's live action, left as it is; ActionUnavailable as `take` would raise it."""
+    mine = (ACTIONS.c.id == token) & (ACTIONS.c.user_id == user_id) & (ACTIONS.c.kind == kind)
+    found = (await uow.connection.execute(select(ACTIONS).where(mine))).one_or_none()
+    if found is None:
+        raise ActionUnavailable("unknown")
+    if found.used_at is not None:
+        raise ActionUnavailable("used")
+    if found.expires_at <= uow.clock.now():
+        raise ActionUnavailable("expired")
+    return Action(token, user_id, found.kind, found.payload)
 
 
 async def take(uow: UnitOfWork, token: str, user_id: UUID, kind: str | None = None) -> Action:

@@ -1,7 +1,8 @@
 """Checks that the books are whole, read from the database: what tests assert after every step and what the
 reconciliation job will run on a schedule.
 
-- every asset's postings sum to zero (nothing created or destroyed);
+- every asset's postings sum to zero (nothing created or destroyed), in each entry on its own as in all of
+  them (two unbalanced entries could cancel out in the sum);
 - every account's cached balance equals the sum of its postings, seen on its normal side;
 - every account's held amount equals what its pending holds have left;
 - no account that may not go negative is below zero (below its credit line, for a margin investor's cash), in
@@ -34,6 +35,16 @@ async def check_books(uow: UnitOfWork) -> list[str]:
         f"postings in {Asset(row.currency, row.instrument_id)} sum to {row.total}, not zero"
         for row in per_asset
         if row.total != 0
+    ]
+    per_entry = await uow.session.execute(
+        select(POSTINGS.c.entry_id, ACCOUNTS.c.currency, ACCOUNTS.c.instrument_id, func.sum(POSTINGS.c.amount))
+        .join(ACCOUNTS, ACCOUNTS.c.id == POSTINGS.c.account_id)
+        .group_by(POSTINGS.c.entry_id, ACCOUNTS.c.currency, ACCOUNTS.c.instrument_id)
+        .having(func.sum(POSTINGS.c.amount) != 0)
+    )
+    problems += [
+        f"entry {entry_id}: its postings in {Asset(currency, instrument_id)} sum to {total}, not zero"
+        for entry_id, currency, instrument_id, total in per_entry
     ]
 
     sums = await uow.session.execute(

@@ -61,6 +61,8 @@ class BotApi:
     async def handle(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.world.bot_token:
             return _answer(ApiError(401, "Unauthorized"))
+        if self.world.down:  # Telegram's own trouble, as its front answers it
+            return web.Response(status=502, text="Bad Gateway")
         method = self.methods.get(request.match_info["method"].lower())
         if method is None:
             return _answer(ApiError(404, "Not Found: method not found"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -17,8 +19,10 @@ class Emulator:
     """Start it, point the bot at `base_url` (python-telegram-bot's `base_url`), and drive it through `world` or
     the test API."""
 
-    def __init__(self, token: str, *, chat_burst: float = CHAT_BURST) -> None:
-        self.world = World(token, chat_burst)
+    def __init__(
+        self, token: str, *, chat_burst: float = CHAT_BURST, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.world = World(token, chat_burst, monotonic=monotonic)
         self.bot_api = BotApi(self.world)
         self.test_api = TestApi(self.world, self.bot_api)
         self.app = web.Application(client_max_size=20 * 1024 * 1024)

@@ -11,6 +11,7 @@ import contextlib
 import itertools
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +64,7 @@ class ChatMessage:
 class World:
     bot_token: str
     chat_burst: float = CHAT_BURST  # messages the bot may send to one chat at once before the 1-a-second limit
+    monotonic: Callable[[], float] = time.monotonic  # the flood limits' clock (a simulation brings its own)
     users: dict[int, dict[str, Any]] = field(default_factory=dict)
     chats: dict[int, list[ChatMessage]] = field(default_factory=lambda: defaultdict(list))
     updates: list[dict[str, Any]] = field(default_factory=list)
@@ -72,6 +74,7 @@ class World:
     blocked: set[int] = field(default_factory=set)  # users who blocked the bot
     banners: dict[int, str] = field(default_factory=dict)  # a line the web page shows above a user's chat
     refused_for_flood: int = 0
+    down: bool = False  # every Bot API call answered 502 (Telegram's outages happen)
     revision: int = 0  # moves with every change, for readers waiting on one
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _update_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -103,7 +106,7 @@ class World:
 
     def flood_wait(self, chat_id: int) -> int:
         """0 when the bot may send to the chat now, else Telegram's retry_after in whole seconds."""
-        now = time.monotonic()
+        now = self.monotonic()
         chat = self._per_chat.setdefault(chat_id, TokenBucket(CHAT_RATE, self.chat_burst))
         wait = chat.take(now)
         if not wait:
@@ -113,6 +116,10 @@ class World:
         if wait:
             self.refused_for_flood += 1
         return int(wait) + 1 if wait else 0
+
+    def flood(self, chat_id: int) -> None:
+        """The chat's burst spent (the bot wrote to it a lot just now): its next message gets a 429."""
+        self._per_chat[chat_id] = TokenBucket(CHAT_RATE, self.chat_burst, tokens=0.0, at=self.monotonic())
 
     async def push_update(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
         update = {"update_id": next(self._update_ids), kind: payload}

@@ -5,6 +5,7 @@ second tap, an old preview or another user's press places nothing."""
 from __future__ import annotations
 
 import asyncio
+import functools
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -78,15 +79,18 @@ async def on_confirm(update: Update, context: BotContext, user: UserRecord | Non
         await query.edit_message_reply_markup(None)
         await context.bot.send_message(user.telegram_id, "Cancelled. Nothing was sent.")
         return
-    action = await services.db.transact(lambda uow: pending_actions.take(uow, token, user.id, "order"))
+    action = await services.db.transact(lambda uow: pending_actions.peek(uow, token, user.id, "order"), readonly=True)
     payload = action.payload
     request = OrderRequest(
         user.id, f"bot/{token}", payload["symbol"], OrderSide(payload["side"]), payload["quantity"],
         payload["limit"], TimeInForce(payload["tif"]),
     )  # fmt: skip
-    # The order goes out without waiting for Telegram to take the answer to the tap.
+    # The tap is spent in the order's own transaction: a process dying between the two would leave a confirmed
+    # order that never came, and a button that says "already used". The order goes out without waiting for
+    # Telegram to take the answer to the tap.
+    spend = functools.partial(pending_actions.take, token=token, user_id=user.id, kind="order")
     order, _answered = await asyncio.gather(
-        services.broker.trading.place_order(request), query.answer("Sending your order")
+        services.broker.trading.place_order(request, spending=spend), query.answer("Sending your order")
     )
     chat_id, message_id = query.message.chat.id, query.message.message_id
     await services.db.transact(lambda uow: _remember(uow, order.id, chat_id, message_id))

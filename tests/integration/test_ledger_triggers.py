@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from core.db import Database, UnitOfWork
 from ledger import operations, service
 from ledger.accounts import AccountKind, Asset
+from ledger.integrity import check_books
 from ledger.store import ENTRIES, POSTINGS
 from tests.support import new_investor
 
@@ -88,6 +89,18 @@ async def test_an_unbalanced_entry_is_refused(db: Database) -> None:
     _, bank, cash = await booked_deposit(db)
     with pytest.raises(IntegrityError, match="does not balance"):
         await write_raw(db, uuid.uuid4(), [(bank, 5, 105), (cash, -4, 104)], key="forged")
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+async def test_the_books_check_finds_unbalanced_entries_that_cancel_out(db: Database) -> None:
+    """With the trigger gone (a restored copy, a hand edit), two wrong entries can cancel out in the asset's sum:
+    the check looks at each entry too."""
+    _, bank, cash = await booked_deposit(db)
+    await db.transact(lambda uow: uow.connection.execute(text("DROP TRIGGER entries_balance")))
+    await write_raw(db, uuid.uuid4(), [(bank, 5, 105), (cash, -4, 104)], key="one over")
+    await write_raw(db, uuid.uuid4(), [(bank, -2, 103), (cash, 1, 103)], key="one under")
+    problems = await db.transact(check_books, readonly=True)
+    assert len(problems) == 2 and all("sum to" in p and "entry" in p for p in problems), problems
 
 
 async def test_an_entry_with_one_posting_or_none_is_refused(db: Database) -> None:

@@ -3,6 +3,7 @@ Nothing is lost or sent twice, each chat gets its messages in order, and the flo
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -112,3 +113,35 @@ async def test_what_is_for_the_admins_reaches_each_admin_and_no_investor(
     for chat, told in ((9101, True), (9102, True), (9103, False)):
         texts = [m.text for m in emulator.world.chats.get(chat, [])]
         assert any("Reconciliation break" in text for text in texts) is told
+
+
+async def test_a_telegram_outage_keeps_the_notice_until_it_can_be_delivered(
+    db: Database, clock: ManualClock, cipher: FieldCipher
+) -> None:
+    """Telegram answering 502 is not a refusal: the notice waits (its claim lapses) and goes once it is back,
+    once. Only a request Telegram refuses for good (a BadRequest) is given up."""
+    emulator = Emulator(TOKEN)
+    await emulator.start("127.0.0.1", 0)
+    services = Services(Settings(), db, clock, cipher)
+    application = build_application(services, TOKEN, emulator.base_url)
+    await application.initialize()
+    emulator.world.user(9201)
+    facts = {"owner_id": "", "equity": "5", "loan": "0", "maintenance_requirement": "100", "excess_liquidity": "-1"}
+
+    async def write(uow: UnitOfWork) -> None:
+        owner = (await user_service.register(uow, 9201)).id
+        await publish(uow, [Message("margin.maintenance_breach", "outage/1", facts | {"owner_id": str(owner)})])
+
+    await db.transact(write)
+    notifier = Notifier(services, application.bot)
+    try:
+        emulator.world.down = True
+        assert await notifier.deliver_due() == 0 and not await _all_sent(db)
+        emulator.world.down = False
+        assert await notifier.deliver_due() == 0  # still claimed by the failed attempt
+        clock.advance(timedelta(minutes=2))  # the claim lapses
+        assert await notifier.deliver_due() == 1 and await _all_sent(db)
+    finally:
+        await application.shutdown()
+        await emulator.stop()
+    assert [m.text.startswith("Margin call") for m in emulator.world.chats[9201]] == [True]

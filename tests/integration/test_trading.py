@@ -4,6 +4,7 @@ every test the books balance and the broker's side of them matches the simulator
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
@@ -17,10 +18,12 @@ from broker.order_requests import OrderRequest
 from broker.order_states import OrderSide, OrderStatus
 from broker.order_store import BlockRecord, execution_booked, transitions_of
 from broker.orders import Trading
+from core import pending_actions
 from core.calendar import add_business_days, trade_date
 from core.db import UnitOfWork
 from core.errors import (
     AccountNotActive,
+    ActionUnavailable,
     IdempotencyConflict,
     InsufficientBuyingPower,
     InsufficientShares,
@@ -290,5 +293,64 @@ async def test_a_price_ib_corrects_after_the_fill_moves_the_brokers_cash_and_the
     assert await balance(desk.db, AccountKind.HOUSE_ERROR, USD) == error_before
 
 
+async def test_a_correction_made_while_no_process_listened_is_booked_as_a_correction(desk: Desk) -> None:
+    """Our process is down when IB corrects an execution; the next one hears only of the `.02` (IB lists the
+    latest revision) and must know it by what is booked, not book it as a new execution. Found by the
+    simulation (a process dying at a commit): the block was filled twice and the house took the shares."""
+    alice = await desk.investor()
+    order = await desk.order(alice, "buy", 8)
+    await desk.route()
+    await desk.settled(order.id)
+    [first] = desk.sim.desk.executions
+    error_before = await balance(desk.db, AccountKind.HOUSE_ERROR, USD)
+    await desk.connection.stop()  # the process dies
+    corrected = desk.sim.correct_execution(first.exec_id, first.price + Decimal("0.02"))
+    async with desk.next_process():
+        await eventually(lambda: _booked(desk, corrected.exec_id), what="the correction recovered")
+        await desk.assert_matches_simulator()
+        assert (await desk.get(order.id)).filled_quantity == 8
+        assert await balance(desk.db, AccountKind.HOUSE_ERROR, USD) - error_before == Decimal("-0.16")
+        told = await desk.db.transact(lambda uow: messages(uow, "broker.correction"), readonly=True)
+        assert [m.payload["replaces"] for m in told] == [first.exec_id]
+
+
 async def _booked(desk: Desk, exec_id: str) -> bool:
     return await desk.db.transact(lambda uow: execution_booked(uow, exec_id), readonly=True)
+
+
+async def test_a_confirmation_is_spent_in_the_orders_own_transaction(desk: Desk) -> None:
+    """The order and the chat tap that asked for it are both, or neither: a refused order leaves the tap to be
+    used again, a spent tap places nothing, and a placed order's tap is spent (the simulation found a process
+    dying between the two, which left a confirmed order that never came and a button saying "already used")."""
+    alice = await desk.investor("1000.00")
+
+    async def offer(uow: UnitOfWork) -> str:
+        return (await pending_actions.offer(uow, alice, "order", {}, timedelta(minutes=1))).token
+
+    token = await desk.db.transact(offer)
+    spend = functools.partial(pending_actions.take, token=token, user_id=alice, kind="order")
+    with pytest.raises(InsufficientBuyingPower):  # refused: nothing written, the tap still live
+        await desk.trading.place_order(OrderRequest(alice, f"bot/{token}", "AAPL", OrderSide.BUY, 100), spending=spend)
+    await desk.db.transact(lambda uow: pending_actions.peek(uow, token, alice, "order"), readonly=True)
+
+    order = await desk.trading.place_order(
+        OrderRequest(alice, f"bot/{token}", "AAPL", OrderSide.BUY, 1), spending=spend
+    )
+    with pytest.raises(ActionUnavailable):  # spent with the order
+        await desk.db.transact(lambda uow: pending_actions.peek(uow, token, alice, "order"), readonly=True)
+    again = await desk.trading.place_order(
+        OrderRequest(alice, f"bot/{token}", "AAPL", OrderSide.BUY, 1), spending=spend
+    )
+    assert again.id == order.id  # a second tap racing the first finds the order, and spends nothing
+
+    other = await desk.db.transact(offer)
+    await desk.db.transact(lambda uow: pending_actions.withdraw(uow, other, alice))  # Cancel was tapped first
+    cancelled = functools.partial(pending_actions.take, token=other, user_id=alice, kind="order")
+    with pytest.raises(ActionUnavailable):
+        await desk.trading.place_order(
+            OrderRequest(alice, f"bot/{other}", "AAPL", OrderSide.BUY, 1), spending=cancelled
+        )
+    orders = await desk.trading.recent_orders(alice)
+    assert [o.client_key for o in orders] == [f"bot/{token}"]
+    await desk.route()
+    await desk.settled(order.id)

@@ -6,18 +6,22 @@
 - Each execution IB made is booked exactly once (a correction replaces, never adds).
 - The omnibus identity: the house's IB position and cash accounts equal the simulator's account.
 - Every order is terminal, or live with its block's order open at IB.
-- Every withdrawal moved only as its state machine allows, with the ledger effect of where it is.
-- Every transfer the bank received is in the books once (credited, or in suspense).
-- A notification for every fill: each booked execution that filled investors' orders told them.
+- Allocations exact, and a notification for every fill: each execution's shares are exactly what its orders
+  were told they got plus what went to the house; each order's fill is the sum of what it was told, execution
+  by execution; each block's fill is the sum of its executions.
+- Every withdrawal moved only as its state machine allows, with the ledger effect of where it is, and as the
+  bank (tests/sim/bank.py) saw it: paid, refused or sent back only what was sent to it, for its amount.
+- Every transfer the bank received is in the books once, for its amount (credited, or in suspense).
+- Every order confirmed in the chat exists, once.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from broker.order_states import OrderStatus
 from broker.order_store import BLOCKS, EXECUTIONS, ORDERS
@@ -30,7 +34,10 @@ from ledger.models import Account, Entry, Hold
 from payments.models import IncomingTransfer, Withdrawal, WithdrawalTransition
 from payments.states import MOVES, WithdrawalStatus
 
-from .world import SIM_CASH, World
+from .bank import SimBank
+from .world import FIRST_TELEGRAM_ID, SIM_CASH, World
+
+FILL_TEXTS = ("Bought", "Sold", "Copy trade: Bought", "Copy trade: Sold")
 
 ACCOUNTS = Account.__table__
 HOLDS, ENTRIES = Hold.__table__, Entry.__table__
@@ -44,9 +51,12 @@ async def violations(world: World) -> list[str]:
     found += await _executions_once(world)
     found += await _omnibus_identity(world)
     found += await _orders_accounted(world)
-    found += await world.db.transact(_fills_told, readonly=True)
+    found += await world.db.transact(_allocations_exact, readonly=True)
+    found += await world.db.transact(lambda uow: _fills_shown(uow, world), readonly=True)
+    found += await world.db.transact(lambda uow: _confirmed_orders_placed(uow, world), readonly=True)
     found += await world.db.transact(_withdrawals_legal, readonly=True)
-    found += await world.db.transact(_transfers_booked_once, readonly=True)
+    found += await world.db.transact(lambda uow: _bank_agrees(uow, world.bank), readonly=True)
+    found += await world.db.transact(lambda uow: _transfers_booked_once(uow, world.bank), readonly=True)
     return found
 
 
@@ -114,15 +124,64 @@ async def _orders_accounted(world: World) -> list[str]:
     ]
 
 
-async def _fills_told(uow: UnitOfWork) -> list[str]:
-    """Each booked execution told its investors (a fill), or the admins (a correction)."""
-    keys = select(OUTBOX.c.key).where(or_(OUTBOX.c.key.like("filled/%"), OUTBOX.c.key.like("correction/%")))
-    told = {key.split("/")[1] for key in (await uow.connection.execute(keys)).scalars()}
-    executions = select(EXECUTIONS.c.exec_id, EXECUTIONS.c.quantity, EXECUTIONS.c.to_house)
+async def _allocations_exact(uow: UnitOfWork) -> list[str]:
+    """Shares neither made nor lost between IB's executions, the orders and the house, each share told: the
+    notices (`filled/{exec_id}/{order_id}`, one per execution and order) sum to each execution's shares less
+    the house's, and to each order's fill; the executions sum to their block's fill. (A correction, `.02`
+    after `.01`, is kept as an execution of its own that moved no shares: its notice goes to the admins.)"""
+    by_execution: dict[str, Decimal] = defaultdict(Decimal)
+    by_order: dict[str, Decimal] = defaultdict(Decimal)
+    notices = select(OUTBOX.c.key, OUTBOX.c.payload).where(OUTBOX.c.key.like("filled/%"))
+    for notice in await uow.connection.execute(notices):
+        exec_id, order_id = notice.key.removeprefix("filled/").rsplit("/", 1)
+        by_execution[exec_id] += Decimal(notice.payload["quantity"])
+        by_order[order_id] += Decimal(notice.payload["quantity"])
+    corrections = select(OUTBOX.c.key).where(OUTBOX.c.key.like("correction/%"))
+    corrected = {key.removeprefix("correction/") for key in (await uow.connection.execute(corrections)).scalars()}
+    found, per_block = [], defaultdict(Decimal)
+    for e in await uow.connection.execute(select(EXECUTIONS).where(EXECUTIONS.c.exec_id.not_in(corrected))):
+        per_block[e.block_id] += e.quantity
+        if by_execution[e.exec_id] + e.to_house != e.quantity:
+            found.append(f"execution {e.exec_id} of {e.quantity}: {by_execution[e.exec_id]} told, {e.to_house} housed")
+    blocks = await uow.connection.execute(select(BLOCKS.c.id, BLOCKS.c.filled_quantity))
+    found += [
+        f"block {block.id} filled {block.filled_quantity}, its executions {per_block[block.id]}"
+        for block in blocks
+        if per_block[block.id] != block.filled_quantity
+    ]
+    for order in await uow.connection.execute(select(ORDERS)):
+        filled, status = order.filled_quantity, OrderStatus(getattr(order.status, "value", order.status))
+        if by_order[str(order.id)] != filled:
+            found.append(f"order {order.id} filled {filled}, its notices say {by_order[str(order.id)]}")
+        if filled > order.quantity or (status is OrderStatus.FILLED) != (filled == order.quantity):
+            found.append(f"order {order.id} is {status.value} with {filled} of {order.quantity} filled")
+    return found
+
+
+async def _fills_shown(uow: UnitOfWork, world: World) -> list[str]:
+    """Each fill notice the notifier took as delivered is in its investor's chat at Telegram (at least once:
+    a notifier that dies between sending and recording it sends again)."""
+    delivered = select(OUTBOX.c.payload).where(OUTBOX.c.topic == "order.filled", OUTBOX.c.processed_at.is_not(None))
+    told = Counter(row.payload["owner_id"] for row in await uow.connection.execute(delivered))
+    found = []
+    for n, owner in enumerate(world.investors):
+        chat = world.telegram.world.chats.get(FIRST_TELEGRAM_ID + n, [])
+        shown = sum(1 for m in chat if m.from_bot and m.text.startswith(FILL_TEXTS))
+        if shown < told[str(owner)]:
+            found.append(f"investor {n} was told of {told[str(owner)]} fills, their chat shows {shown}")
+    return found
+
+
+async def _confirmed_orders_placed(uow: UnitOfWork, world: World) -> list[str]:
+    """An order its investor confirmed in the chat (and was answered) exists, once: a process that died between
+    spending the confirmation and writing the order must not leave a tap that says "already used" and did
+    nothing."""
+    keys = select(ORDERS.c.owner_id, ORDERS.c.client_key).where(ORDERS.c.client_key.like("bot/%"))
+    placed = Counter((row.owner_id, row.client_key) for row in await uow.connection.execute(keys))
     return [
-        f"execution {row.exec_id} was booked and nobody was told"
-        for row in await uow.connection.execute(executions)
-        if row.quantity != row.to_house and row.exec_id not in told
+        f"the order {key} its investor confirmed was placed {placed[(owner, key)]} times"
+        for owner, key in world.confirmed_orders
+        if placed[(owner, key)] != 1
     ]
 
 
@@ -158,11 +217,48 @@ async def _withdrawals_legal(uow: UnitOfWork) -> list[str]:
     return found
 
 
-async def _transfers_booked_once(uow: UnitOfWork) -> list[str]:
-    """Each transfer the bank received is in the books once: credited to its investor, or in suspense."""
+# where a withdrawal may be, by what the bank did with it (None: it never reached the bank); the first ones of
+# each are on their way (the bank acted, we have not heard yet: a process died before the next bank round)
+AT_THE_BANK = {
+    None: {"requested", "pending_review", "approved", "rejected", "cancelled"},
+    "pending": {"approved", "submitted"},
+    "paid": {"approved", "submitted", "settled"},
+    "refused": {"approved", "submitted", "failed"},
+    "returned": {"settled", "returned"},
+}
+
+
+async def _bank_agrees(uow: UnitOfWork, bank: SimBank) -> list[str]:
+    """Nothing settled here that the bank did not pay, nothing paid there that was never approved here, each
+    payout for its withdrawal's amount (and sent again only unchanged)."""
+    found = list(bank.mismatched)
+    for withdrawal in await uow.connection.execute(select(WITHDRAWALS)):
+        payout, status = bank.payouts.get(withdrawal.id), WithdrawalStatus(withdrawal.status).value
+        outcome = payout.outcome if payout else None
+        if status not in AT_THE_BANK[outcome]:
+            found.append(f"withdrawal {withdrawal.id} is {status}; at the bank: {outcome or 'unknown'}")
+        if payout and payout.amount != withdrawal.amount:
+            found.append(f"withdrawal {withdrawal.id} of {withdrawal.amount} was paid as {payout.amount}")
+    return found
+
+
+async def _transfers_booked_once(uow: UnitOfWork, bank: SimBank) -> list[str]:
+    """Each transfer the bank received is recorded once, for its amount, and in the books: credited to its
+    investor, or in suspense."""
     entries = set((await uow.connection.execute(select(ENTRIES.c.idempotency_key))).scalars())
-    return [
-        f"transfer {transfer.provider_tx_id} ({transfer.status}) is not in the books"
-        for transfer in await uow.connection.execute(select(TRANSFERS))
-        if f"deposit/{transfer.id}" not in entries
+    recorded = list(await uow.connection.execute(select(TRANSFERS)))
+    found = [
+        f"transfer {t.provider_tx_id} ({t.status}) is not in the books"
+        for t in recorded
+        if f"deposit/{t.id}" not in entries
     ]
+    by_tx: dict[str, list[Decimal]] = defaultdict(list)
+    for t in recorded:
+        by_tx[t.provider_tx_id].append(t.amount)
+    found += [
+        f"transfer {tx_id} of {amount} received by the bank, recorded as {by_tx.get(tx_id, [])}"
+        for tx_id, amount in bank.received.items()
+        if by_tx.get(tx_id) != [amount]
+    ]
+    found += [f"transfer {tx_id} recorded, never received" for tx_id in by_tx.keys() - bank.received.keys()]
+    return found

@@ -10,6 +10,7 @@ the seed."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from dataclasses import dataclass, field
@@ -21,14 +22,25 @@ from uuid import UUID
 
 import pyotp
 from sqlalchemy import select
+from telegram.constants import ParseMode
+from telegram.ext import Defaults, ExtBot
+from telegram.request import HTTPXRequest
 
+from alerts.desk import AlertDesk
+from alerts.watcher import WatchLink
+from bot.app import build_application
+from bot.emulator.server import Emulator
+from bot.notifier import Notifier
+from bot.services import Broker, Services
 from broker.connection import IBConnection
 from broker.events import ConnectionState
+from broker.link import BrokerLink, LocalBroker
 from broker.market_data import MarketData
 from broker.omnibus import OmnibusAccount
 from broker.order_states import OrderStatus
 from broker.order_store import BLOCKS, EXECUTIONS, ORDERS
 from broker.orders import Trading
+from broker.reconciler import Reconciler
 from broker.router import Router
 from broker.sim.gateway import GatewaySimulator
 from copytrade import leaders
@@ -40,15 +52,20 @@ from core.crypto import FieldCipher, generate_key
 from core.db import Database
 from core.ids import Uuid7Generator
 from core.users import PersonalData, UserStatus
+from core.wakeups import Wakeups
 from ledger import operations
 from omnibot import migrations
 from payments.bank_details import iban_details
 from payments.desk import PaymentDesk
-from payments.providers.sandbox import SandboxProvider
+
+from .bank import SimBank
+from .mortal import Crashed, Mortal
 
 START = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)  # a Monday, the open in New York
 SIM_CASH = Decimal(10_000_000)
 CLIENT_ID = 9
+TOKEN = "7000:SIM"
+FIRST_TELEGRAM_ID = 500_000
 SETTLE_SECONDS = 10.0
 IBANS = ("DE89370400440532013000", "NL91ABNA0417164300", "GB29NWBK60161331926819", "FR1420041010050500013M02606")
 
@@ -64,6 +81,8 @@ class World:
     clock: ManualClock = field(default_factory=lambda: ManualClock(START))
     investors: list[UUID] = field(default_factory=list)
     banks: dict[UUID, UUID] = field(default_factory=dict)  # investor -> their bank account
+    secrets: dict[UUID, str] = field(default_factory=dict)  # investor -> their authenticator's secret
+    confirmed_orders: list[tuple[UUID, str]] = field(default_factory=list)  # (investor, client key) confirmed in chat
 
     async def start(self, investors: int) -> None:
         rng = random.Random(f"{self.seed}/ids")  # its own stream: the actions draw from another
@@ -86,27 +105,50 @@ class World:
             blind_index_key=generate_key(),
             payments_bank_cooldown_hours=0,
             payments_auto_approve_below=Decimal(1_000),  # larger withdrawals wait for an admin
-            payments_sandbox_settle_seconds=600,  # the bank pays ten minutes after it got the payout
-            payments_sandbox_failure_rate=0.25,  # and refuses one in four
-            payments_sandbox_auto_deposit=False,
         )
         self.cipher = FieldCipher.from_settings(self.settings)
-        self.payments = PaymentDesk(self.db, self.settings, self.cipher, SandboxProvider(self.settings))
+        self.bank = SimBank(self.clock)  # outlives our process: it is someone else's, as Telegram is
+        self.telegram = Emulator(TOKEN, monotonic=lambda: self.clock.now().timestamp())  # its limits on our clock
+        await self.telegram.start("127.0.0.1", 0)
         await self.boot()
         for n in range(investors):
             self.investors.append(await self._investor(n))
         leader, settings, share = self.investors[0], self.settings, Decimal(10)
-        await self.db.transact(lambda uow: leaders.become_leader(uow, settings, leader, "Ada", "large caps", share))
-        await self.db.transact(lambda uow: leaders.review_leader(uow, leader, approve=True))
+        await self.process.transact(
+            lambda uow: leaders.become_leader(uow, settings, leader, "Ada", "large caps", share)
+        )
+        await self.process.transact(lambda uow: leaders.review_leader(uow, leader, approve=True))
 
     async def boot(self) -> None:
-        """The process starts: its connection recovers from IB, then its router resumes what was in flight."""
+        """The process starts: its connection recovers from IB, then its router resumes what was in flight.
+        Its services write through `process` (which can die at a commit); the harness reads through `db`."""
+        self.process = Mortal(self.db)
+        db: Any = self.process  # it stands for the Database
         self.connection = IBConnection(self.settings, self.clock)
         self.market = MarketData(self.connection, self.clock, fresh_seconds=0)  # no quote kept on the wall clock
-        self.router = Router(self.db, self.connection, self.settings, self.clock, OmnibusAccount(self.connection))
-        self.trading = Trading(self.db, self.market, self.settings, send_block=self.router.send)
-        self.copies = CopyDesk(self.db, self.settings, self.market)  # its rounds run as the harness's steps
+        self.router = Router(db, self.connection, self.settings, self.clock, OmnibusAccount(self.connection))
+        self.trading = Trading(db, self.market, self.settings, send_block=self.router.send)
+        self.copies = CopyDesk(db, self.settings, self.market)  # its rounds run as the harness's steps
         self.router.follow_fills(self.copies)
+        self.payments = PaymentDesk(db, self.settings, self.cipher, self.bank)
+        # Telegram through the real client, without the production rate limiter: it waits out a 429 on the wall
+        # clock, where the simulation's flood limits move with its own; the notifier takes the 429 instead.
+        self.bot: ExtBot[None] = ExtBot(
+            TOKEN,
+            base_url=self.telegram.base_url,
+            defaults=Defaults(parse_mode=ParseMode.HTML),
+            request=HTTPXRequest(connection_pool_size=64),
+        )
+        await self.bot.initialize()
+        link = BrokerLink(db, Wakeups(None))  # the one process leads: every call goes to its own parts
+        reconciler = Reconciler(db, self.connection, OmnibusAccount(self.connection), self.settings)
+        link.local = LocalBroker(db, self.connection, self.market, self.router, reconciler)
+        alerts = AlertDesk(db, link, WatchLink(lambda: None), self.settings)
+        broker = Broker(self.trading, link, self.copies, alerts)
+        services = Services(self.settings, db, self.clock, self.cipher, broker, self.payments)
+        self.notifier = Notifier(services, self.bot, monotonic=lambda: self.clock.now().timestamp())
+        self.application = build_application(services, TOKEN, self.telegram.base_url, bot=self.bot)
+        await self.application.initialize()
         await self.connection.start()
         await self.connection.wait_ready(SETTLE_SECONDS)
 
@@ -120,27 +162,38 @@ class World:
             await asyncio.sleep(0.005)
 
     async def crash(self) -> None:
-        """The process dies between two commits (its connection simply drops) and starts again."""
-        await self.connection.stop()
+        """The process dies, now or at the commit it died at (its IB connection drops), and a new one starts
+        on the same database; the bank delivers again what the dead one did not answer."""
+        self.process.dead = True
+        with contextlib.suppress(Exception, Crashed):  # its event task may have died of the crash
+            await self.connection.stop()
+        self.connection.ib.disconnect()
+        await self.application.shutdown()
         await self.boot()
+        await self.bank.deliver(self.payments)
 
     async def stop(self) -> None:
         await self.connection.stop()
+        await self.application.shutdown()
+        await self.telegram.stop()
         await self.sim.stop()
         await self.db.dispose()
 
     async def _investor(self, n: int) -> UUID:
-        owner = (await self.db.transact(lambda uow: user_service.register(uow, 500_000 + n))).id
+        db = self.process
+        self.telegram.world.user(FIRST_TELEGRAM_ID + n, f"Investor {n}")
+        owner = (await db.transact(lambda uow: user_service.register(uow, FIRST_TELEGRAM_ID + n))).id
         name = PersonalData(f"Investor {n}")
-        await self.db.transact(lambda uow: user_service.save_personal_data(uow, self.cipher, owner, name))
+        await db.transact(lambda uow: user_service.save_personal_data(uow, self.cipher, owner, name))
         for status in (UserStatus.PENDING_KYC, UserStatus.ACTIVE):
-            await self.db.transact(lambda uow, s=status: user_service.change_status(uow, owner, s))
-        enrolment = await self.db.transact(
+            await db.transact(lambda uow, s=status: user_service.change_status(uow, owner, s))
+        enrolment = await db.transact(
             lambda uow: two_factor.begin_enrolment(uow, self.cipher, self.settings, owner, f"investor-{n}")
         )
+        self.secrets[owner] = enrolment.secret
         code = pyotp.TOTP(enrolment.secret).at(self.clock.now())
-        await self.db.transact(lambda uow: two_factor.confirm_enrolment(uow, self.cipher, self.settings, owner, code))
-        await self.db.transact(lambda uow: operations.deposit(uow, owner, Decimal(50_000), key=f"opening/{owner}"))
+        await db.transact(lambda uow: two_factor.confirm_enrolment(uow, self.cipher, self.settings, owner, code))
+        await db.transact(lambda uow: operations.deposit(uow, owner, Decimal(50_000), key=f"opening/{owner}"))
         bank = await self.payments.add_bank(owner, iban_details(IBANS[n % len(IBANS)]), f"Investor {n}")
         self.banks[owner] = bank.id
         return owner
@@ -152,8 +205,12 @@ class World:
         block live exactly when IB's order is open."""
         deadline = time.monotonic() + SETTLE_SECONDS
         while True:
+            if self.process.dead:  # at a commit of a task of its own (a fill's booking, say)
+                raise Crashed(self.process.died_at)
             await self.router.route_due()  # blocks the copy desk left due (no window: due at once)
             if await self.quiet():
+                if self.process.dead:  # it died at the commit that made it quiet
+                    raise Crashed(self.process.died_at)
                 return
             if time.monotonic() > deadline:
                 raise NotSettled(await self.unsettled())
