@@ -15,6 +15,7 @@ from core import audit
 from core.config import Settings
 from core.db import Database, UnitOfWork
 from core.errors import AlertRefused, NotTradable
+from core.pending_actions import Spend
 from ledger.accounts import AccountKind, Asset
 from ledger.instruments import ensure_instrument
 from ledger.service import open_account
@@ -110,10 +111,13 @@ class AlertDesk:
         order = Protective(self._db.ids.new_id(), owner_id, contract.con_id, contract.symbol, kind, trigger, quantity)
         return order, quantity or position.available, price
 
-    async def set_protective(self, order: Protective) -> Protective:
-        """Set it (consent given: the investor confirmed the preview); one of the same kind is replaced."""
+    async def set_protective(self, order: Protective, *, spending: Spend | None = None) -> Protective:
+        """Set it (consent given: the investor confirmed the preview, and `spending` spends that confirmation in
+        the same transaction); one of the same kind is replaced."""
 
         async def write(uow: UnitOfWork) -> None:
+            if spending is not None:
+                await spending(uow)
             await store.set_protective(uow, order)
             detail = {"kind": order.kind.value, "trigger": order.trigger, "quantity": order.quantity or "all"}
             await audit.record(uow, f"user:{order.owner_id}", "protective.set", order.id, symbol=order.symbol, **detail)

@@ -46,6 +46,7 @@ ORDER_MESSAGES: Table = OrderMessage.__table__  # type: ignore[assignment]
 BLOCKED: Table = BlockedChat.__table__  # type: ignore[assignment]
 USERS: Table = User.__table__  # type: ignore[assignment]
 CLAIM = timedelta(seconds=60)
+GIVE_UP = timedelta(days=1)  # a notice Telegram would not take for this long is dropped (and logged)
 CHAT_INTERVAL = 1.0  # seconds between messages to one chat (Telegram: about one a second)
 URGENT = or_(
     *(OUTBOX.c.topic.like(f"{family}.%") for family in ("order", "margin", "risk", "security", "payments", "account"))
@@ -105,13 +106,16 @@ class Notifier:
                 nobody.append(message["id"])  # no one to write to (admins' topics: the admin chat), or turned off
             elif chat_id in busy or self._next_send.get(chat_id, 0.0) > now:
                 busy.add(chat_id)  # this round has its message, or it had one less than a second ago
-                later.append(message["id"])
+                later.append((message["id"], chat_id))
             else:
                 busy.add(chat_id)
                 sending.append((message, chat_id))
         delivered = await asyncio.gather(*(self._deliver(message, chat_id) for message, chat_id in sending))
         done = nobody + [message["id"] for (message, _chat), ok in zip(sending, delivered, strict=True) if ok]
-        await db.transact(functools.partial(_settle, done=done, later=later))
+        failed = {chat_id for (_message, chat_id), ok in zip(sending, delivered, strict=True) if not ok}
+        # A chat whose message must go again keeps the rest claimed with it: they go after it, in order.
+        released = [message_id for message_id, chat_id in later if chat_id not in failed]
+        await db.transact(functools.partial(_settle, done=done, later=released))
         metrics.NOTIFICATIONS.labels("sent").inc(len(done) - len(nobody))
         metrics.NOTIFICATIONS.labels("not_wanted").inc(len(nobody))
         metrics.NOTIFICATIONS.labels("deferred").inc(len(later) + len(sending) - (len(done) - len(nobody)))
@@ -134,7 +138,7 @@ class Notifier:
         now = uow.clock.now()
         due = and_(OUTBOX.c.processed_at.is_(None), or_(OUTBOX.c.claimed_until.is_(None), OUTBOX.c.claimed_until < now))
         query = (
-            select(OUTBOX.c.id, OUTBOX.c.topic, OUTBOX.c.payload)
+            select(OUTBOX.c.id, OUTBOX.c.topic, OUTBOX.c.payload, OUTBOX.c.created_at)
             .where(due)
             .order_by(case((URGENT, 0), else_=1), OUTBOX.c.id)
             .limit(self._batch)
@@ -167,13 +171,13 @@ class Notifier:
             self._next_send[chat_id] = self._monotonic() + CHAT_INTERVAL * sends
         except Forbidden:
             await self._services.db.transact(lambda uow: _blocked(uow, chat_id))
-        except RetryAfter:
-            return False  # still flooded after the rate limiter's retries: the claim lapses and it goes again
         except BadRequest as exc:  # refused for good (a BadRequest is a NetworkError too: caught first)
             log.warning("notifier: %s for outbox message %s not delivered: %s", topic, message["id"], exc)
-        except NetworkError as exc:  # Telegram unreachable or failing (a 5xx, a timeout): it goes again later
-            log.warning("notifier: %s for outbox message %s waits: %s", topic, message["id"], exc)
-            return False
+        except (RetryAfter, NetworkError) as exc:  # flooded, or Telegram unreachable or failing (a 5xx, a timeout)
+            if self._services.clock.now() - message["created_at"] > GIVE_UP:
+                log.error("notifier: %s for outbox message %s given up after a day: %s", topic, message["id"], exc)
+                return True
+            return False  # the claim lapses and it goes again (a timeout may have got through: sent twice)
         except TelegramError as exc:
             log.warning("notifier: %s for outbox message %s not delivered: %s", topic, message["id"], exc)
         return True
@@ -188,7 +192,7 @@ class Notifier:
                 await self._bot.edit_message_text(status_text(payload, symbol), shown[0], shown[1])
         if topic in PUSHED:
             sends += 1
-            await self._bot.send_message(chat_id, _pushed(topic, payload, symbol))
+            await self._bot.send_message(chat_id, pushed_text(topic, payload, symbol))
         return sends
 
 
@@ -211,7 +215,8 @@ def _note(topic: str, payload: dict[str, Any]) -> str | None:
     return None if render is None else render(topic, payload)
 
 
-def _pushed(topic: str, payload: dict[str, Any], symbol: str) -> str:
+def pushed_text(topic: str, payload: dict[str, Any], symbol: str) -> str:
+    """The message of its own an order's step gets (a fill, an end), as the investor reads it."""
     if topic == "order.filled":
         verb = "Bought" if payload["side"] == "buy" else "Sold"
         quantity, price = Decimal(payload["quantity"]), Decimal(payload["price"])

@@ -32,6 +32,7 @@ from core.errors import (
     TwoFactorNotEnrolled,
 )
 from core.limits import limits_of
+from core.pending_actions import Spend
 from core.users import UserStatus
 from ledger.accounts import AccountKind, Asset, Holder
 from ledger.credit import extend_credit
@@ -51,7 +52,6 @@ from .order_store import BlockRecord, OrderRecord
 from .pricing import buy_hold, check_collar, estimated_commission, limit_price, reference_price, whole_shares
 
 RATE_WINDOW = timedelta(minutes=1)
-Spend = Callable[[UnitOfWork], Awaitable[object]]  # what an order's transaction also does (bot confirmations)
 
 
 @dataclass(frozen=True)

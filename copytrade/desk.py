@@ -30,6 +30,7 @@ from core.calendar import trade_date
 from core.config import Settings
 from core.db import Database, UnitOfWork
 from core.errors import BrokerUnavailable, CopyRefused, NotFound, TradingHalted
+from core.pending_actions import Spend
 from core.rounds import Rounds
 from ledger.instruments import symbols_of
 from ledger.portfolio import book, record_equity
@@ -120,8 +121,17 @@ class CopyDesk:
 
     # ---- the follower's requests
 
-    async def follow(self, follower_id: UUID, alias: str, terms: CopyTerms) -> CopyRecord:
-        copy = await self._db.transact(lambda uow: following.follow(uow, self._settings, follower_id, alias, terms))
+    async def follow(
+        self, follower_id: UUID, alias: str, terms: CopyTerms, *, spending: Spend | None = None
+    ) -> CopyRecord:
+        """Follow the leader; `spending` (the chat's confirmation) is spent in the same transaction."""
+
+        async def work(uow: UnitOfWork) -> CopyRecord:
+            if spending is not None:
+                await spending(uow)
+            return await following.follow(uow, self._settings, follower_id, alias, terms)
+
+        copy = await self._db.transact(work)
         self._wake_desk()  # buying into the leader's positions, if asked
         return copy
 

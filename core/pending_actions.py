@@ -12,6 +12,7 @@ transaction, say): a process that dies between the two would leave a tap that wa
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -24,6 +25,8 @@ from core.errors import ActionUnavailable
 from core.models import PendingAction
 
 ACTIONS: Table = PendingAction.__table__  # type: ignore[assignment]
+# A confirmation spent in another service's transaction (`take`, partially applied): the service runs it first.
+Spend = Callable[[UnitOfWork], Awaitable[object]]
 TOKEN_BYTES = 12  # 16 URL-safe characters: room in Telegram's 64 bytes of callback data for a prefix and a choice
 
 
@@ -91,6 +94,17 @@ async def waiting(uow: UnitOfWork, user_id: UUID, kind: str) -> bool:
 
 async def take_latest(uow: UnitOfWork, user_id: UUID, kind: str) -> Action | None:
     """Take the user's newest live action of this kind, if there is one (the others stay as they are)."""
+    token = await _latest(uow, user_id, kind)
+    return None if token is None else await take(uow, token, user_id, kind)
+
+
+async def peek_latest(uow: UnitOfWork, user_id: UUID, kind: str) -> Action | None:
+    """The user's newest live action of this kind, left as it is."""
+    token = await _latest(uow, user_id, kind)
+    return None if token is None else await peek(uow, token, user_id, kind)
+
+
+async def _latest(uow: UnitOfWork, user_id: UUID, kind: str) -> str | None:
     query = (
         select(ACTIONS.c.id)
         .where(
@@ -102,8 +116,8 @@ async def take_latest(uow: UnitOfWork, user_id: UUID, kind: str) -> Action | Non
         .order_by(ACTIONS.c.created_at.desc())
         .limit(1)
     )
-    token = (await uow.connection.execute(query)).scalar_one_or_none()
-    return None if token is None else await take(uow, token, user_id, kind)
+    token: str | None = (await uow.connection.execute(query)).scalar_one_or_none()
+    return token
 
 
 async def withdraw(uow: UnitOfWork, token: str, user_id: UUID) -> None:

@@ -7,6 +7,7 @@ the same transaction as its effect), and runs the investor's and the admins' req
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from uuid import UUID
@@ -16,8 +17,9 @@ from sqlalchemy import Table, insert, select
 from core.config import Settings
 from core.crypto import FieldCipher
 from core.db import Database, UnitOfWork
-from core.errors import PaymentRefused
+from core.errors import DomainError, PaymentRefused
 from core.leases import Lease
+from core.pending_actions import Spend
 from core.rounds import Rounds
 
 from . import bank_accounts, deposits, withdrawals
@@ -27,6 +29,7 @@ from .providers.base import PaymentProvider, Payout, ProviderEvent
 from .states import WithdrawalStatus
 from .withdrawals import WithdrawalRecord
 
+log = logging.getLogger("omnibot.payments")
 EVENTS: Table = ProviderEventRow.__table__  # type: ignore[assignment]
 MarginCap = Callable[[UUID], Awaitable[Decimal | None]]  # what margin rules let an investor take out (None: no cap)
 
@@ -54,10 +57,17 @@ class PaymentDesk:
 
     # ---- the investor
 
-    async def add_bank(self, owner_id: UUID, details: BankDetails, holder: str) -> bank_accounts.BankRecord:
-        return await self._db.transact(
-            lambda uow: bank_accounts.add_bank_account(uow, self._cipher, self._settings, owner_id, details, holder)
-        )
+    async def add_bank(
+        self, owner_id: UUID, details: BankDetails, holder: str, *, spending: Spend | None = None
+    ) -> bank_accounts.BankRecord:
+        """Add the account; `spending` (the chat's confirmation) is spent in the same transaction."""
+
+        async def work(uow: UnitOfWork) -> bank_accounts.BankRecord:
+            if spending is not None:
+                await spending(uow)
+            return await bank_accounts.add_bank_account(uow, self._cipher, self._settings, owner_id, details, holder)
+
+        return await self._db.transact(work)
 
     async def banks(self, owner_id: UUID) -> list[bank_accounts.BankRecord]:
         return await self._db.transact(lambda uow: bank_accounts.bank_accounts(uow, owner_id), readonly=True)
@@ -72,10 +82,12 @@ class PaymentDesk:
         cap = await self._margin_cap(owner_id)
         return await self._db.transact(lambda uow: withdrawals.withdrawable(uow, owner_id, cap), readonly=True)
 
-    async def withdraw(self, owner_id: UUID, bank_id: UUID, amount: Decimal, client_key: str) -> WithdrawalRecord:
+    async def withdraw(
+        self, owner_id: UUID, bank_id: UUID, amount: Decimal, client_key: str, *, spending: Spend | None = None
+    ) -> WithdrawalRecord:
         cap = await self._margin_cap(owner_id)
         record = await self._db.transact(
-            lambda uow: withdrawals.request(uow, self._settings, owner_id, bank_id, amount, client_key, cap)
+            lambda uow: withdrawals.request(uow, self._settings, owner_id, bank_id, amount, client_key, cap, spending)
         )
         self._rounds.wake()  # approved at once: on its way
         return record
@@ -126,6 +138,9 @@ class PaymentDesk:
         )
         sent = 0
         for record in approved:
+            sending = functools.partial(withdrawals.sending, withdrawal_id=record.id)
+            if self._provider.sends and not await self._db.transact(sending):
+                continue  # cancelled meanwhile
             reference = await self._provider.submit(await self._payout(record))
             if reference is None:
                 continue
@@ -143,7 +158,10 @@ class PaymentDesk:
         events = await self._db.transact(lambda uow: self._provider.due(uow, uow.clock.now()), readonly=True)
         applied = 0
         for event in events:
-            applied += await self.apply(self.provider, event)
+            try:
+                applied += await self.apply(self.provider, event)
+            except DomainError:  # one event we cannot match must not stop the others: it is told again next round
+                log.exception("payments: the %s event %s could not be applied", self.provider, event.event_id)
         return applied
 
     async def apply(self, provider: str, event: ProviderEvent) -> bool:

@@ -25,6 +25,7 @@ from core.db import UnitOfWork
 from core.errors import IdempotencyConflict, NotFound, PaymentRefused
 from core.limits import limits_of
 from core.outbox import Message, publish
+from core.pending_actions import Spend
 from core.users import UserStatus
 from ledger import operations
 from ledger.accounts import AccountKind, Asset
@@ -71,14 +72,19 @@ async def request(
     amount: Decimal,
     client_key: str,
     margin_cap: Decimal | None = None,
+    spending: Spend | None = None,
 ) -> WithdrawalRecord:
-    """Ask for a withdrawal (the same client key again gives back the same one)."""
+    """Ask for a withdrawal (the same client key again gives back the same one). `spending` runs first in the
+    same transaction (the chat confirmation taken: the withdrawal and the code that confirmed it are both, or
+    neither)."""
     amount = require_cash(amount)
     existing = await _by_key(uow, owner_id, client_key)
     if existing is not None:
         if (existing.amount, existing.bank_account_id) != (amount, bank_account_id):
             raise IdempotencyConflict(client_key)
         return existing
+    if spending is not None:
+        await spending(uow)
     if (await user_service.get_user(uow, owner_id)).status is not UserStatus.ACTIVE:
         raise PaymentRefused("your account cannot withdraw now (it is not active)")
     bank = await bank_account(uow, owner_id, bank_account_id)
@@ -128,7 +134,7 @@ async def cancel(uow: UnitOfWork, owner_id: UUID, withdrawal_id: UUID) -> Withdr
     record = await get(uow, withdrawal_id, lock=True)
     if record.owner_id != owner_id:
         raise NotFound("withdrawal", withdrawal_id)
-    if record.status not in (WithdrawalStatus.PENDING_REVIEW, WithdrawalStatus.APPROVED):
+    if record.status not in (WithdrawalStatus.PENDING_REVIEW, WithdrawalStatus.APPROVED) or record.provider_ref:
         raise PaymentRefused("this withdrawal has gone to the bank already: it can no longer be cancelled")
     return await move(uow, record, WithdrawalStatus.CANCELLED, "cancelled by the investor", actor=f"user:{owner_id}")
 
@@ -162,6 +168,19 @@ async def move(
         uow, [Message(f"payments.withdrawal_{target.value}", f"withdrawal/{record.id}/{target.value}", facts)]
     )
     return moved
+
+
+async def sending(uow: UnitOfWork, withdrawal_id: UUID) -> bool:
+    """The payment desk is about to send this approved withdrawal to the bank: from now on it cannot be
+    cancelled, since the bank may have taken it even if our process dies before hearing so (it is sent again,
+    the same payout). False when it is no longer approved (cancelled meanwhile)."""
+    record = await get(uow, withdrawal_id, lock=True)
+    if record.status is not WithdrawalStatus.APPROVED:
+        return False
+    if not record.provider_ref:
+        marker = {"provider_ref": f"sending/{record.id}", "updated_at": uow.clock.now()}
+        await uow.connection.execute(update(WITHDRAWALS).where(WITHDRAWALS.c.id == record.id).values(**marker))
+    return True
 
 
 async def submitted(uow: UnitOfWork, record: WithdrawalRecord, provider_ref: str) -> WithdrawalRecord:

@@ -24,7 +24,7 @@ from payments.bank_details import BankDetails, iban_details, us_details
 from payments.states import WithdrawalStatus
 
 from ..context import BotContext
-from ..fresh_code import take_confirmed, waiting
+from ..fresh_code import peek_confirmed, waiting
 from ..render import esc, usd
 
 BANK_USAGE = "/bank add IBAN [BIC], or /bank add us ROUTING ACCOUNT, or /bank remove N"
@@ -135,16 +135,19 @@ async def on_pick(update: Update, context: BotContext, user: UserRecord | None) 
 
 async def confirm_with_code(update: Update, context: BotContext, user: UserRecord, kind: str, code: str) -> None:
     """The fresh code that confirms what waits for one: a bank account to add, or a withdrawal."""
-    services = context.services
-    confirmed = await take_confirmed(context, user, kind, code)
-    payments = services.payments
+    services, payments = context.services, context.services.payments
+    # The code's action is spent in the transaction of what it confirms: a process dying between the two leaves
+    # it waiting for the next code, never spent for nothing.
+    confirmed, spend = await peek_confirmed(context, user, kind, code)
     if kind == ADD_BANK:
         opened = json.loads(services.cipher.keyring.open(bytes.fromhex(confirmed.payload["details"]), _where(user)))
-        added = await payments.add_bank(user.id, _rebuilt(opened), confirmed.payload["holder"])
+        added = await payments.add_bank(user.id, _rebuilt(opened), confirmed.payload["holder"], spending=spend)
         text = f"Added {esc(added.masked)}. It can receive withdrawals from {added.usable_from:%Y-%m-%d %H:%M} UTC."
     else:
         payload = confirmed.payload
-        record = await payments.withdraw(user.id, UUID(payload["bank"]), Decimal(payload["amount"]), payload["key"])
+        record = await payments.withdraw(
+            user.id, UUID(payload["bank"]), Decimal(payload["amount"]), payload["key"], spending=spend
+        )
         text = f"Withdrawal of {usd(record.amount)}: {_status_words(record.status)}. /withdrawals shows it."
     await context.bot.send_message(user.telegram_id, text)
 

@@ -31,7 +31,7 @@ from ledger.sleeves import sleeve_books
 from ..context import BotContext
 from ..copy_view import copy_summary, terms_text
 from ..follow_args import chosen, draft_of, next_question, parse_edit, parse_follow, terms_of
-from ..fresh_code import take_confirmed, waiting
+from ..fresh_code import peek_confirmed, waiting
 from ..render import esc, shares
 
 DRAFT, CODE_WAITING = "follow_draft", "follow_code"
@@ -92,8 +92,9 @@ async def on_step(update: Update, context: BotContext, user: UserRecord | None) 
 async def confirm_with_code(update: Update, context: BotContext, user: UserRecord, code: str) -> None:
     """The code that confirms a follow waiting for one (see security.on_code)."""
     services = context.services
-    draft = (await take_confirmed(context, user, CODE_WAITING, code)).payload
-    copy = await services.broker.copies.follow(user.id, draft["alias"], terms_of(draft))
+    confirmed, spend = await peek_confirmed(context, user, CODE_WAITING, code)  # spent with the follow, or not at all
+    draft = confirmed.payload
+    copy = await services.broker.copies.follow(user.id, draft["alias"], terms_of(draft), spending=spend)
     done = "You now follow" if copy.mode is CopyMode.ALERTS else "You now copy"
     await context.bot.send_message(user.telegram_id, f"{done} <b>{esc(draft['alias'])}</b>. /following shows it.")
 

@@ -6,6 +6,7 @@ from a preview the investor confirms (their consent, kept in the audit trail). T
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
 from decimal import Decimal
 from uuid import UUID
@@ -79,14 +80,16 @@ async def on_confirm(update: Update, context: BotContext, user: UserRecord | Non
         await query.answer("Cancelled")
         await query.edit_message_text("Cancelled. Nothing was set.", reply_markup=None)
         return
-    action = await services.db.transact(lambda uow: pending_actions.take(uow, token, user.id, "protect"))
+    action = await services.db.transact(lambda uow: pending_actions.peek(uow, token, user.id, "protect"), readonly=True)
     payload = action.payload
     quantity = None if payload["quantity"] is None else Decimal(payload["quantity"])
     desk = services.broker.alerts
     order, _shares, _price = await desk.check_protective(
         user.id, payload["symbol"], ProtectKind(payload["kind"]), Decimal(payload["trigger"]), quantity
     )
-    await desk.set_protective(order)
+    await desk.set_protective(
+        order, spending=functools.partial(pending_actions.take, token=token, user_id=user.id, kind="protect")
+    )
     await query.answer("Set")
     await query.edit_message_text(f"Set. {protective_line(order)}. /alerts shows yours.", reply_markup=None)
 

@@ -45,9 +45,12 @@ class ProviderEvent:
 
 class PaymentProvider(Protocol):
     name: str
+    sends: bool  # it sends payouts itself (submit returns its reference); False: the operator sends them by hand
 
     async def submit(self, payout: Payout) -> str | None:
-        """Send the payout; the provider's reference for it, or None when the operator sends it by hand."""
+        """Send the payout; the provider's reference for it, or None when the operator sends it by hand. The
+        withdrawal's id is the provider's idempotency key: a payout sent again (our process died between
+        sending it and recording that it was sent) is the same payout, never a second one."""
 
     async def due(self, uow: UnitOfWork, now: datetime) -> list[ProviderEvent]:
         """What the provider has to say by now, when it is asked rather than heard from (the sandbox)."""

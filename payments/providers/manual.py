@@ -24,6 +24,7 @@ NAME = "manual"
 
 class ManualProvider:
     name = NAME
+    sends = False
 
     async def submit(self, payout: Payout) -> None:
         return None  # it waits for the operator's export

@@ -24,6 +24,7 @@ NAME = "sandbox"
 
 class SandboxProvider:
     name = NAME
+    sends = True
 
     def __init__(self, settings: Settings) -> None:
         self._settle_after = timedelta(seconds=settings.payments_sandbox_settle_seconds)

@@ -115,33 +115,39 @@ async def test_what_is_for_the_admins_reaches_each_admin_and_no_investor(
         assert any("Reconciliation break" in text for text in texts) is told
 
 
-async def test_a_telegram_outage_keeps_the_notice_until_it_can_be_delivered(
+async def test_a_telegram_outage_keeps_the_notices_until_they_can_be_delivered_in_order(
     db: Database, clock: ManualClock, cipher: FieldCipher
 ) -> None:
     """Telegram answering 502 is not a refusal: the notice waits (its claim lapses) and goes once it is back,
-    once. Only a request Telegram refuses for good (a BadRequest) is given up."""
+    once; the chat's next notice waits behind it, so the two arrive in order. Only a request Telegram refuses for
+    good (a BadRequest) is given up."""
     emulator = Emulator(TOKEN)
     await emulator.start("127.0.0.1", 0)
     services = Services(Settings(), db, clock, cipher)
     application = build_application(services, TOKEN, emulator.base_url)
     await application.initialize()
     emulator.world.user(9201)
-    facts = {"owner_id": "", "equity": "5", "loan": "0", "maintenance_requirement": "100", "excess_liquidity": "-1"}
+    facts = {"owner_id": "", "loan": "0", "maintenance_requirement": "100", "excess_liquidity": "-1"}
 
     async def write(uow: UnitOfWork) -> None:
-        owner = (await user_service.register(uow, 9201)).id
-        await publish(uow, [Message("margin.maintenance_breach", "outage/1", facts | {"owner_id": str(owner)})])
+        owner = str((await user_service.register(uow, 9201)).id)
+        notices = [Message("margin.maintenance_breach", f"outage/{n}", facts | {"owner_id": owner, "equity": str(n)})
+                   for n in (1, 2)]  # fmt: skip
+        await publish(uow, notices)
 
     await db.transact(write)
-    notifier = Notifier(services, application.bot)
+    notifier = Notifier(services, application.bot, monotonic=lambda: clock.now().timestamp())
     try:
         emulator.world.down = True
-        assert await notifier.deliver_due() == 0 and not await _all_sent(db)
+        assert await notifier.deliver_due() == 0
         emulator.world.down = False
-        assert await notifier.deliver_due() == 0  # still claimed by the failed attempt
+        clock.advance(timedelta(seconds=5))
+        assert await notifier.deliver_due() == 0  # both still claimed: the second waits behind the first
         clock.advance(timedelta(minutes=2))  # the claim lapses
+        assert await notifier.deliver_due() == 1
+        clock.advance(timedelta(seconds=5))
         assert await notifier.deliver_due() == 1 and await _all_sent(db)
     finally:
         await application.shutdown()
         await emulator.stop()
-    assert [m.text.startswith("Margin call") for m in emulator.world.chats[9201]] == [True]
+    assert [m.text.split("equity $")[1].split(" ")[0] for m in emulator.world.chats[9201]] == ["1.00", "2.00"]

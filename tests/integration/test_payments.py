@@ -6,9 +6,10 @@ manual provider's files, and funding the broker."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
@@ -17,19 +18,19 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import text
 
-from core import user_service
+from core import pending_actions, user_service
 from core.clock import ManualClock
 from core.config import Settings
 from core.crypto import FieldCipher
 from core.db import Database, UnitOfWork
-from core.errors import InvalidTransition, PaymentRefused
+from core.errors import ActionUnavailable, InvalidTransition, PaymentRefused
 from core.users import PersonalData, UserStatus
 from ledger.accounts import AccountKind, Asset
 from ledger.service import get_hold
 from payments import funding
 from payments.bank_details import iban_details, us_details
 from payments.desk import PaymentDesk
-from payments.providers.base import ProviderEvent
+from payments.providers.base import Payout, ProviderEvent
 from payments.providers.manual import ach_csv, credit_transfer_file
 from payments.providers.sandbox import SandboxProvider
 from payments.providers.webhook import SIGNATURE, TIMESTAMP, sign, webhook_routes
@@ -275,3 +276,90 @@ def replace_rate(settings: Settings, rate: float) -> Settings:
 
 async def _raw(uow: UnitOfWork, sql: str) -> list[tuple[object, ...]]:
     return [tuple(row) for row in await uow.connection.execute(text(sql))]
+
+
+class LostAnswer(SandboxProvider):
+    """The sandbox bank, whose first answer to a payout is lost on the way back: it took the payout, we never
+    heard (our process died, the connection dropped)."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.taken: list[UUID] = []
+
+    async def submit(self, payout: Payout) -> str:
+        self.taken.append(payout.withdrawal_id)
+        if len(self.taken) == 1:
+            raise ConnectionError("the bank's answer was lost")
+        return await super().submit(payout)
+
+
+async def test_a_withdrawal_on_its_way_to_the_bank_cannot_be_cancelled_and_is_sent_again_as_the_same_payout(
+    bank: Bank, db: Database
+) -> None:
+    """The bank may have taken a payout our side never heard about: cancelling it then would give the money
+    back while the bank pays it (found by the simulation's review). So it cannot be cancelled once the desk
+    starts sending it, and the next round sends it again, under the same id (the provider's idempotency key)."""
+    owner = await bank.investor()
+    await bank.deposited(owner, "800")
+    account = await bank.with_bank(owner)
+    lossy = LostAnswer(SETTINGS)
+    desk = PaymentDesk(db, SETTINGS, bank.desk._cipher, lossy)
+    withdrawal = await desk.withdraw(owner, account, Decimal(300), "w-lost")
+    with pytest.raises(ConnectionError):
+        await desk.submit_approved()
+    with pytest.raises(PaymentRefused, match="gone to the bank"):
+        await desk.cancel(owner, withdrawal.id)
+    assert await desk.submit_approved() == 1
+    assert lossy.taken == [withdrawal.id, withdrawal.id]  # sent again: the same payout, by its id
+    bank.clock.advance(timedelta(seconds=31))
+    await desk.poll()
+    steps = await db.transact(lambda uow: history(uow, withdrawal.id), readonly=True)
+    assert [to for _old, to, _why in steps] == ["requested", "approved", "submitted", "settled"]
+    assert await bank.cash(owner) == Decimal(500)
+    await assert_books_whole(db)
+
+
+class StrayEvent(SandboxProvider):
+    """The sandbox bank, telling first of a payout nobody here knows (another system's, a mistake)."""
+
+    async def due(self, uow: UnitOfWork, now: datetime) -> list[ProviderEvent]:
+        stray = ProviderEvent("stray-1", "payout.settled", "sandbox-nobody-knows")
+        return [stray, *await super().due(uow, now)]
+
+
+async def test_a_bank_event_that_matches_nothing_does_not_stop_the_others(bank: Bank, db: Database) -> None:
+    owner = await bank.investor()
+    await bank.deposited(owner, "800")
+    account = await bank.with_bank(owner)
+    desk = PaymentDesk(db, SETTINGS, bank.desk._cipher, StrayEvent(SETTINGS))
+    withdrawal = await desk.withdraw(owner, account, Decimal(300), "w-next")
+    await desk.submit_approved()
+    bank.clock.advance(timedelta(seconds=31))
+    assert await desk.poll() == 1  # the stray one logged and left, the round carries on
+    assert [p.withdrawal_id for p in await desk.payouts(WithdrawalStatus.SETTLED)] == [withdrawal.id]
+
+
+async def test_a_withdrawal_and_the_code_that_confirmed_it_are_both_or_neither(bank: Bank, db: Database) -> None:
+    """The chat's confirmation is spent in the withdrawal's own transaction: refused, it waits for the next code;
+    spent already (another process got there), nothing is asked of the bank twice."""
+    owner = await bank.investor()
+    await bank.deposited(owner, "800")
+    account = await bank.with_bank(owner)
+
+    async def offer(uow: UnitOfWork) -> str:
+        return (await pending_actions.offer(uow, owner, "withdraw", {}, timedelta(minutes=5))).token
+
+    token = await db.transact(offer)
+    spend = functools.partial(pending_actions.take, token=token, user_id=owner, kind="withdraw")
+    with pytest.raises(PaymentRefused, match="up to"):
+        await bank.desk.withdraw(owner, account, Decimal(900), f"bot/{token}", spending=spend)
+    assert await db.transact(lambda uow: pending_actions.peek_latest(uow, owner, "withdraw"), readonly=True)
+    record = await bank.desk.withdraw(owner, account, Decimal(300), f"bot/{token}", spending=spend)
+    assert await db.transact(lambda uow: pending_actions.peek_latest(uow, owner, "withdraw"), readonly=True) is None
+    assert await bank.desk.withdraw(owner, account, Decimal(300), f"bot/{token}", spending=spend) == record
+    other = await db.transact(offer)
+    await db.transact(lambda uow: pending_actions.take(uow, other, owner, "withdraw"))  # spent elsewhere
+    spent = functools.partial(pending_actions.take, token=other, user_id=owner, kind="withdraw")
+    with pytest.raises(ActionUnavailable):
+        await bank.desk.withdraw(owner, account, Decimal(100), f"bot/{other}", spending=spent)
+    assert await bank.desk.withdrawable(owner) == Decimal(500)

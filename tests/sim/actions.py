@@ -20,6 +20,7 @@ from copytrade.terms import CopyMode, CopyStatus, CopyTerms
 from core.errors import DomainError
 from core.outbox import OUTBOX
 from ledger import operations
+from payments import withdrawals
 from payments.providers.base import ProviderEvent
 from payments.states import WithdrawalStatus
 
@@ -37,6 +38,7 @@ ACTIONS = {  # what happens, and how often
     "market_moves": 14,
     "end_of_day": 4,
     "withdraw": 6,
+    "cancel_withdrawal": 2,
     "admin_review": 3,
     "bank_round": 4,
     "follow": 3,
@@ -156,6 +158,22 @@ class Actions:
                 self.note(f"withdraw {n} {amount} refused: {type(refused).__name__}")
                 return
             self.note(f"withdraw {n} {amount} ({attempt}): {record.status.value}")
+
+    async def cancel_withdrawal(self) -> None:
+        """An investor drops a withdrawal not yet on its way to the bank (or hears that it is)."""
+        waiting = [*await self.world.payments.payouts(WithdrawalStatus.PENDING_REVIEW)]
+        waiting += await self.world.payments.payouts(WithdrawalStatus.APPROVED)
+        if not waiting:
+            return
+        withdrawal_id = self.rng.choice(sorted(p.withdrawal_id for p in waiting))
+        owner = await self.world.db.transact(lambda uow: withdrawals.get(uow, withdrawal_id), readonly=True)
+        self.again = lambda: self.world.payments.cancel(owner.owner_id, withdrawal_id)
+        try:
+            record: Any = await self.again()
+        except DomainError as refused:
+            self.note(f"cancel withdrawal {withdrawal_id} refused: {type(refused).__name__}")
+            return
+        self.note(f"cancel withdrawal {withdrawal_id}: {record.status.value}")
 
     async def admin_review(self) -> None:
         waiting = await self.world.payments.payouts(WithdrawalStatus.PENDING_REVIEW)

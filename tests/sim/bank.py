@@ -36,6 +36,7 @@ class BankPayout:
 
 class SimBank:
     name = "sandbox"  # the provider the settings name
+    sends = True
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock

@@ -23,6 +23,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from bot.emulator.telegram_html import visible_text
+from bot.notifier import pushed_text
 from broker.order_states import OrderStatus
 from broker.order_store import BLOCKS, EXECUTIONS, ORDERS
 from core.db import UnitOfWork
@@ -30,7 +32,7 @@ from core.outbox import OUTBOX
 from ledger.accounts import AccountKind
 from ledger.holds import HoldStatus
 from ledger.integrity import check_books
-from ledger.models import Account, Entry, Hold
+from ledger.models import Account, Entry, Hold, Instrument
 from payments.models import IncomingTransfer, Withdrawal, WithdrawalTransition
 from payments.states import MOVES, WithdrawalStatus
 
@@ -40,7 +42,7 @@ from .world import FIRST_TELEGRAM_ID, SIM_CASH, World
 FILL_TEXTS = ("Bought", "Sold", "Copy trade: Bought", "Copy trade: Sold")
 
 ACCOUNTS = Account.__table__
-HOLDS, ENTRIES = Hold.__table__, Entry.__table__
+HOLDS, ENTRIES, INSTRUMENTS = Hold.__table__, Entry.__table__, Instrument.__table__
 WITHDRAWALS, TRANSITIONS = Withdrawal.__table__, WithdrawalTransition.__table__
 TRANSFERS = IncomingTransfer.__table__
 
@@ -159,16 +161,19 @@ async def _allocations_exact(uow: UnitOfWork) -> list[str]:
 
 
 async def _fills_shown(uow: UnitOfWork, world: World) -> list[str]:
-    """Each fill notice the notifier took as delivered is in its investor's chat at Telegram (at least once:
-    a notifier that dies between sending and recording it sends again)."""
+    """Each fill notice the notifier took as delivered is in its investor's chat at Telegram, word for word (at
+    least once: a notifier that dies between sending and recording it sends again)."""
+    symbols = dict((await uow.connection.execute(select(INSTRUMENTS.c.con_id, INSTRUMENTS.c.symbol))).all())
     delivered = select(OUTBOX.c.payload).where(OUTBOX.c.topic == "order.filled", OUTBOX.c.processed_at.is_not(None))
-    told = Counter(row.payload["owner_id"] for row in await uow.connection.execute(delivered))
+    told: dict[str, Counter[str]] = defaultdict(Counter)
+    for row in await uow.connection.execute(delivered):
+        text = visible_text(pushed_text("order.filled", row.payload, symbols[row.payload["con_id"]]))
+        told[row.payload["owner_id"]][text] += 1
     found = []
     for n, owner in enumerate(world.investors):
-        chat = world.telegram.world.chats.get(FIRST_TELEGRAM_ID + n, [])
-        shown = sum(1 for m in chat if m.from_bot and m.text.startswith(FILL_TEXTS))
-        if shown < told[str(owner)]:
-            found.append(f"investor {n} was told of {told[str(owner)]} fills, their chat shows {shown}")
+        shown = Counter(m.text for m in world.telegram.world.chats.get(FIRST_TELEGRAM_ID + n, []) if m.from_bot)
+        found += [f"investor {n} was told {text!r} {k} times, their chat shows it {shown[text]}"
+                  for text, k in told[str(owner)].items() if shown[text] < k]  # fmt: skip
     return found
 
 
@@ -232,6 +237,9 @@ async def _bank_agrees(uow: UnitOfWork, bank: SimBank) -> list[str]:
     """Nothing settled here that the bank did not pay, nothing paid there that was never approved here, each
     payout for its withdrawal's amount (and sent again only unchanged)."""
     found = list(bank.mismatched)
+    known = set((await uow.connection.execute(select(WITHDRAWALS.c.id))).scalars())
+    found += [f"the bank has a payout {p.withdrawal_id} no withdrawal asked for" for p in bank.payouts.values()
+              if p.withdrawal_id not in known]  # fmt: skip
     for withdrawal in await uow.connection.execute(select(WITHDRAWALS)):
         payout, status = bank.payouts.get(withdrawal.id), WithdrawalStatus(withdrawal.status).value
         outcome = payout.outcome if payout else None

@@ -62,6 +62,8 @@ class Mortal:
             info = uow.connection.sync_connection.info if uow.connection.sync_connection else {}
             info[WROTE] = False
             result = await work(uow)
+            if uow._session is not None:  # what the ORM would write at the commit, written now, to be seen
+                await uow._session.flush()
             if info[WROTE] and self._countdown is not None:  # only a write is a commit (a poll finding nothing
                 self._countdown -= 1  # due is not, and how often the harness polls depends on the wall clock)
                 if self._countdown == 0:
