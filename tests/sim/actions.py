@@ -25,7 +25,7 @@ from payments.providers.base import ProviderEvent
 from payments.states import WithdrawalStatus
 
 from .chats import Chats
-from .world import NotSettled, World
+from .world import MARGIN_EVERY, NotSettled, World
 
 SYMBOLS = ("AAPL", "MSFT", "SPY")
 ACTIONS = {  # what happens, and how often
@@ -70,6 +70,8 @@ class Actions:
     async def _order(self, side: OrderSide) -> None:
         n, owner = self._investor()
         symbol, quantity = self.rng.choice(SYMBOLS), self.rng.randint(1, 40)
+        if n % MARGIN_EVERY == MARGIN_EVERY - 1 and side is OrderSide.BUY and self.rng.random() < 0.4:
+            quantity = self.rng.randint(80, 220)  # more than the cash pays for: borrowed, within margin rules
         limit = None
         if self.rng.random() < 0.4:  # a limit near the market: some fill at once, some rest
             quote = self.world.sim.quote(symbol)

@@ -49,7 +49,9 @@ TRANSFERS = IncomingTransfer.__table__
 
 async def violations(world: World) -> list[str]:
     found = await world.db.transact(check_books, readonly=True)
-    found += await world.db.transact(_below_zero, readonly=True)
+    found += await world.db.transact(
+        lambda uow: _below_zero(uow, world.settings.margin_lending_capacity), readonly=True
+    )
     found += await _executions_once(world)
     found += await _omnibus_identity(world)
     found += await _orders_accounted(world)
@@ -62,13 +64,19 @@ async def violations(world: World) -> list[str]:
     return found
 
 
-async def _below_zero(uow: UnitOfWork) -> list[str]:
+async def _below_zero(uow: UnitOfWork, capacity: Decimal) -> list[str]:
+    """No investor below zero beyond the credit margin rules gave them (a cash account has none), and the
+    house lends no more than its capacity in all."""
     query = select(ACCOUNTS).where(ACCOUNTS.c.kind == AccountKind.INVESTOR_CASH.value)
-    return [
+    accounts = list(await uow.connection.execute(query))
+    found = [
         f"account {account.code} is below zero beyond its credit: {account.balance - account.held}"
-        for account in await uow.connection.execute(query)
+        for account in accounts
         if account.balance - account.held < -account.credit_line
     ]
+    if (lent := sum((account.credit_line for account in accounts), Decimal(0))) > capacity:
+        found.append(f"the house lends {lent}, beyond its capacity {capacity}")
+    return found
 
 
 async def _executions_once(world: World) -> list[str]:

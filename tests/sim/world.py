@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import random
 import time
 from dataclasses import dataclass, field
@@ -32,9 +33,11 @@ from bot.app import build_application
 from bot.emulator.server import Emulator
 from bot.notifier import Notifier
 from bot.services import Broker, Services
+from broker import margin_service
 from broker.connection import IBConnection
 from broker.events import ConnectionState
 from broker.link import BrokerLink, LocalBroker
+from broker.margin import AccountType
 from broker.market_data import MarketData
 from broker.omnibus import OmnibusAccount
 from broker.order_states import OrderStatus
@@ -66,6 +69,7 @@ SIM_CASH = Decimal(10_000_000)
 CLIENT_ID = 9
 TOKEN = "7000:SIM"
 FIRST_TELEGRAM_ID = 500_000
+MARGIN_EVERY = 3  # investors 2, 5, ... have margin accounts
 SETTLE_SECONDS = 10.0
 IBANS = ("DE89370400440532013000", "NL91ABNA0417164300", "GB29NWBK60161331926819", "FR1420041010050500013M02606")
 
@@ -105,6 +109,7 @@ class World:
             blind_index_key=generate_key(),
             payments_bank_cooldown_hours=0,
             payments_auto_approve_below=Decimal(1_000),  # larger withdrawals wait for an admin
+            margin_lending_capacity=Decimal(500_000),  # what the house may lend the margin accounts in all
         )
         self.cipher = FieldCipher.from_settings(self.settings)
         self.bank = SimBank(self.clock)  # outlives our process: it is someone else's, as Telegram is
@@ -130,7 +135,8 @@ class World:
         self.trading = Trading(db, self.market, self.settings, send_block=self.router.send)
         self.copies = CopyDesk(db, self.settings, self.market)  # its rounds run as the harness's steps
         self.router.follow_fills(self.copies)
-        self.payments = PaymentDesk(db, self.settings, self.cipher, self.bank)
+        cap = functools.partial(margin_service.withdrawal_cap, db, self.settings, self.market)  # margin rules
+        self.payments = PaymentDesk(db, self.settings, self.cipher, self.bank, cap)
         # Telegram through the real client, without the production rate limiter: it waits out a 429 on the wall
         # clock, where the simulation's flood limits move with its own; the notifier takes the 429 instead.
         self.bot: ExtBot[None] = ExtBot(
@@ -194,6 +200,8 @@ class World:
         code = pyotp.TOTP(enrolment.secret).at(self.clock.now())
         await db.transact(lambda uow: two_factor.confirm_enrolment(uow, self.cipher, self.settings, owner, code))
         await db.transact(lambda uow: operations.deposit(uow, owner, Decimal(50_000), key=f"opening/{owner}"))
+        if n % MARGIN_EVERY == MARGIN_EVERY - 1:  # some trade on margin: they may borrow, within the rules
+            await db.transact(lambda uow: margin_service.set_account_type(uow, owner, AccountType.MARGIN))
         bank = await self.payments.add_bank(owner, iban_details(IBANS[n % len(IBANS)]), f"Investor {n}")
         self.banks[owner] = bank.id
         return owner
