@@ -28,17 +28,17 @@ from ledger.block_trades import (
     PriceAdjustment,
     SharedExecution,
     book_price_adjustments,
-    book_price_correction,
     book_shared_execution,
 )
 from ledger.credit import tighten_credit
-from ledger.money import CENT, ZERO, round_cash
+from ledger.money import CENT, round_cash
 from ledger.service import release_holds
 from ledger.settlement import Proceeds, record_proceeds
 from ledger.trades import TradeSide
 
 from . import order_store as store
 from .allocation import allocate_shares, average_price_adjustments, largest_remainder
+from .corrections import booked_as_revision
 from .events import OrderAcknowledged, OrderFilled
 from .order_states import OrderSide, OrderStatus, path, status_after_fill
 from .order_store import BlockRecord, OrderRecord
@@ -95,19 +95,7 @@ async def book_fill(uow: UnitOfWork, fill: OrderFilled) -> BookedFill | None:
     if block is None:
         log.error("execution %s names block %s, which we do not have", fill.exec_id, fill.order_ref)
         return None
-    # A correction (`.02` after `.01`) is known by what is booked, not by what this process heard: after a
-    # restart IB lists only the latest revision, and booking it as an execution of its own would double it.
-    revisions = await store.revisions_booked(uow, fill.exec_id)
-    revision = store.revision_of(fill.exec_id)[1]
-    if any(store.revision_of(exec_id)[1] > revision for exec_id in revisions):
-        return None  # an older revision than one booked
-    if revisions:
-        replaced = max(revisions, key=lambda exec_id: store.revision_of(exec_id)[1])
-        side = TradeSide.BUY if block.side is OrderSide.BUY else TradeSide.SELL
-        key = f"correction/{fill.exec_id}"
-        await book_price_correction(uow, key, side, block.con_id, fill.quantity, revisions[replaced], fill.price)
-        await _record_execution(uow, block, fill, to_house=ZERO)
-        await publish(uow, [Message("broker.correction", key, _correction(block, fill, replaced))])
+    if await booked_as_revision(uow, block, fill):  # IB's correction of an execution booked before
         return None
 
     orders = await store.orders_of_block(uow, block.id, lock=True)
@@ -151,7 +139,7 @@ async def book_fill(uow: UnitOfWork, fill: OrderFilled) -> BookedFill | None:
             memo=f"{block.side.value} {fill.quantity} {fill.symbol} @ {fill.price} (block {block.id})",
         ),
     )
-    await _record_execution(uow, block, fill, to_house)
+    await store.insert_execution(uow, block.id, fill, to_house)
     if to_house:
         log.warning("block %s: %s shares beyond its orders went to the house error account", block.id, to_house)
     await _move(uow, updated, targets, f"filled {fill.quantity} @ {fill.price}")
@@ -271,22 +259,6 @@ async def _average_price(uow: UnitOfWork, block: BlockRecord) -> None:
         )
 
 
-async def _record_execution(uow: UnitOfWork, block: BlockRecord, fill: OrderFilled, to_house: Decimal) -> None:
-    await store.insert_execution(
-        uow,
-        {
-            "exec_id": fill.exec_id,
-            "block_id": block.id,
-            "quantity": fill.quantity,
-            "price": fill.price,
-            "commission": fill.commission,
-            "to_house": to_house,
-            "executed_at": fill.at,
-            "booked_at": uow.clock.now(),
-        },
-    )
-
-
 def _message(
     topic: str, order: OrderRecord, status: OrderStatus, key: str, extra: dict[str, str] | None = None
 ) -> Message:
@@ -304,13 +276,3 @@ def _message(
         "sleeve_id": str(order.sleeve_id) if order.sleeve_id else None,
     }
     return Message(topic, key, payload | (extra or {}))
-
-
-def _correction(block: BlockRecord, fill: OrderFilled, replaced: str) -> dict[str, str]:
-    return {
-        "block_id": str(block.id),
-        "exec_id": fill.exec_id,
-        "replaces": replaced,
-        "quantity": str(fill.quantity),
-        "price": str(fill.price),
-    }

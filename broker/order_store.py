@@ -17,6 +17,7 @@ from core.db import UnitOfWork
 from core.sql import in_list
 from ledger.accounts import Holder
 
+from .events import OrderFilled
 from .models import Block, BlockExecution, Order, OrderTransition
 from .order_states import OrderSide, OrderStatus, OrderType, TimeInForce
 
@@ -275,25 +276,13 @@ async def executions_booked(uow: UnitOfWork, exec_ids: Sequence[str]) -> set[str
     return set((await uow.connection.execute(query, {"ids": list(exec_ids)})).scalars()) if exec_ids else set()
 
 
-def revision_of(exec_id: str) -> tuple[str, int]:
-    """IB's execution id as (the execution, its revision): `0000e0d5.6554f6a1.01.02` is the `.01`'s correction."""
-    base, _, revision = exec_id.rpartition(".")
-    return (base, int(revision)) if base and revision.isdigit() else (exec_id, 0)
-
-
-async def revisions_booked(uow: UnitOfWork, exec_id: str) -> dict[str, Decimal]:
-    """The revisions of this execution booked already (by exec id), with their prices."""
-    base, _revision = revision_of(exec_id)
-    query = select(EXECUTIONS.c.exec_id, EXECUTIONS.c.price).where(
-        EXECUTIONS.c.exec_id.startswith(f"{base}.", autoescape=True)
-    )
-    return {row.exec_id: row.price for row in await uow.connection.execute(query)}
-
-
 async def execution_booked(uow: UnitOfWork, exec_id: str) -> bool:
     query = select(EXECUTIONS.c.exec_id).where(EXECUTIONS.c.exec_id == exec_id)
     return (await uow.connection.execute(query)).first() is not None
 
 
-async def insert_execution(uow: UnitOfWork, values: dict[str, Any]) -> None:
-    await uow.connection.execute(insert(EXECUTIONS), values)
+async def insert_execution(uow: UnitOfWork, block_id: UUID, fill: OrderFilled, to_house: Decimal) -> None:
+    """Record IB's execution as booked (once: its id is the key), with the shares beyond the block's orders."""
+    values = {"exec_id": fill.exec_id, "block_id": block_id, "quantity": fill.quantity, "price": fill.price}
+    values |= {"commission": fill.commission, "to_house": to_house, "executed_at": fill.at}
+    await uow.connection.execute(insert(EXECUTIONS), values | {"booked_at": uow.clock.now()})
