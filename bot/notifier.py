@@ -177,7 +177,10 @@ class Notifier:
             if self._services.clock.now() - message["created_at"] > GIVE_UP:
                 log.error("notifier: %s for outbox message %s given up after a day: %s", topic, message["id"], exc)
                 return True
-            return False  # the claim lapses and it goes again (a timeout may have got through: sent twice)
+            # The claim lapses and it goes again (a timeout may have got through: sent twice). Until then the
+            # chat takes nothing newer, which would overtake it.
+            self._next_send[chat_id] = self._monotonic() + CLAIM.total_seconds()
+            return False
         except TelegramError as exc:
             log.warning("notifier: %s for outbox message %s not delivered: %s", topic, message["id"], exc)
         return True

@@ -24,7 +24,7 @@ from .order_store import EXECUTIONS, BlockRecord
 async def booked_as_revision(uow: UnitOfWork, block: BlockRecord, fill: OrderFilled) -> bool:
     """Whether the execution is a revision of one booked: then it is booked here as a correction, or dropped
     when it is older than the one booked; False for an execution of its own."""
-    revisions = await revisions_booked(uow, fill.exec_id)
+    revisions = await revisions_booked(uow, block, fill.exec_id)
     if not revisions:
         return False
     latest = max(revisions, key=lambda exec_id: revision_of(exec_id)[1])
@@ -47,10 +47,11 @@ def revision_of(exec_id: str) -> tuple[str, int]:
     return (base, int(revision)) if base and revision.isdigit() else (exec_id, 0)
 
 
-async def revisions_booked(uow: UnitOfWork, exec_id: str) -> dict[str, Decimal]:
-    """The revisions of this execution booked already (by exec id), with their prices."""
+async def revisions_booked(uow: UnitOfWork, block: BlockRecord, exec_id: str) -> dict[str, Decimal]:
+    """The revisions of this execution booked already (by exec id), with their prices. Every fill asks: the
+    block's own executions are read by its index, then matched by prefix (never a scan of all executions)."""
     base, _revision = revision_of(exec_id)
     query = select(EXECUTIONS.c.exec_id, EXECUTIONS.c.price).where(
-        EXECUTIONS.c.exec_id.startswith(f"{base}.", autoescape=True)
+        EXECUTIONS.c.block_id == block.id, EXECUTIONS.c.exec_id.startswith(f"{base}.", autoescape=True)
     )
     return {row.exec_id: row.price for row in await uow.connection.execute(query)}

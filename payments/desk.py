@@ -117,7 +117,8 @@ class PaymentDesk:
         async def work(uow: UnitOfWork) -> WithdrawalRecord:
             record = await withdrawals.get(uow, withdrawal_id, lock=True)
             if status is WithdrawalStatus.SUBMITTED:
-                return await withdrawals.submitted(uow, record, detail or f"manual-{withdrawal_id}")
+                # The reference is the withdrawal's own (unique); the admin's words (a batch name) go with it.
+                return await withdrawals.submitted(uow, record, f"manual-{withdrawal_id} {detail}".strip())
             if status is WithdrawalStatus.RETURNED:
                 return await withdrawals.returned(uow, self._settings, record, detail)
             return await withdrawals.move(uow, record, status, detail, actor="operator")

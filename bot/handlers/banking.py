@@ -173,7 +173,7 @@ async def show_withdrawals(update: Update, context: BotContext, user: UserRecord
         lines.append(
             f"{number}. {record.created_at:%Y-%m-%d} {usd(record.amount)}: {_status_words(record.status)}{reason}"
         )
-        if record.status in (WithdrawalStatus.PENDING_REVIEW, WithdrawalStatus.APPROVED):
+        if record.status in (WithdrawalStatus.PENDING_REVIEW, WithdrawalStatus.APPROVED) and not record.provider_ref:
             buttons.append([InlineKeyboardButton(f"Cancel {number}", callback_data=f"wc:{record.id}")])
     markup = InlineKeyboardMarkup(buttons) if buttons else None
     await context.bot.send_message(user.telegram_id, "\n".join(lines), reply_markup=markup)

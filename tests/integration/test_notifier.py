@@ -129,13 +129,14 @@ async def test_a_telegram_outage_keeps_the_notices_until_they_can_be_delivered_i
     emulator.world.user(9201)
     facts = {"owner_id": "", "loan": "0", "maintenance_requirement": "100", "excess_liquidity": "-1"}
 
-    async def write(uow: UnitOfWork) -> None:
-        owner = str((await user_service.register(uow, 9201)).id)
+    owner = str((await db.transact(lambda uow: user_service.register(uow, 9201))).id)
+
+    async def write(uow: UnitOfWork, numbers: tuple[int, ...]) -> None:
         notices = [Message("margin.maintenance_breach", f"outage/{n}", facts | {"owner_id": owner, "equity": str(n)})
-                   for n in (1, 2)]  # fmt: skip
+                   for n in numbers]  # fmt: skip
         await publish(uow, notices)
 
-    await db.transact(write)
+    await db.transact(lambda uow: write(uow, (1, 2)))
     notifier = Notifier(services, application.bot, monotonic=lambda: clock.now().timestamp())
     try:
         emulator.world.down = True
@@ -143,11 +144,14 @@ async def test_a_telegram_outage_keeps_the_notices_until_they_can_be_delivered_i
         emulator.world.down = False
         clock.advance(timedelta(seconds=5))
         assert await notifier.deliver_due() == 0  # both still claimed: the second waits behind the first
+        await db.transact(lambda uow: write(uow, (3,)))
+        assert await notifier.deliver_due() == 0  # a newer one does not overtake them either
         clock.advance(timedelta(minutes=2))  # the claim lapses
-        assert await notifier.deliver_due() == 1
-        clock.advance(timedelta(seconds=5))
-        assert await notifier.deliver_due() == 1 and await _all_sent(db)
+        for _ in range(3):
+            assert await notifier.deliver_due() == 1
+            clock.advance(timedelta(seconds=5))
+        assert await _all_sent(db)
     finally:
         await application.shutdown()
         await emulator.stop()
-    assert [m.text.split("equity $")[1].split(" ")[0] for m in emulator.world.chats[9201]] == ["1.00", "2.00"]
+    assert [m.text.split("equity $")[1].split(" ")[0] for m in emulator.world.chats[9201]] == ["1.00", "2.00", "3.00"]

@@ -25,13 +25,14 @@ from core.crypto import FieldCipher
 from core.db import Database, UnitOfWork
 from core.errors import ActionUnavailable, InvalidTransition, PaymentRefused
 from core.users import PersonalData, UserStatus
+from ledger import operations
 from ledger.accounts import AccountKind, Asset
 from ledger.service import get_hold
 from payments import funding
 from payments.bank_details import iban_details, us_details
 from payments.desk import PaymentDesk
 from payments.providers.base import Payout, ProviderEvent
-from payments.providers.manual import ach_csv, credit_transfer_file
+from payments.providers.manual import ManualProvider, ach_csv, credit_transfer_file
 from payments.providers.sandbox import SandboxProvider
 from payments.providers.webhook import SIGNATURE, TIMESTAMP, sign, webhook_routes
 from payments.states import WithdrawalStatus
@@ -363,3 +364,17 @@ async def test_a_withdrawal_and_the_code_that_confirmed_it_are_both_or_neither(b
     with pytest.raises(ActionUnavailable):
         await bank.desk.withdraw(owner, account, Decimal(100), f"bot/{other}", spending=spent)
     assert await bank.desk.withdrawable(owner) == Decimal(500)
+
+
+async def test_an_admin_marks_several_manual_payouts_sent_under_one_batch_name(
+    db: Database, clock: ManualClock, cipher: FieldCipher
+) -> None:
+    """The bank's batch name goes with each payout; the reference stays the withdrawal's own (it is unique)."""
+    bank = Bank(db, clock, PaymentDesk(db, SETTINGS, cipher, ManualProvider()))
+    owner = await bank.investor()
+    await db.transact(lambda uow: operations.deposit(uow, owner, Decimal(800), key="manual-batch"))
+    account = await bank.with_bank(owner)
+    for key, amount in (("m1", 100), ("m2", 200)):
+        record = await bank.desk.withdraw(owner, account, Decimal(amount), key)
+        sent = await bank.desk.mark(record.id, WithdrawalStatus.SUBMITTED, "batch 7")
+        assert sent.status is WithdrawalStatus.SUBMITTED and sent.provider_ref == f"manual-{record.id} batch 7"
