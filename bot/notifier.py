@@ -15,7 +15,6 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -30,14 +29,10 @@ from core.outbox import Message, publish
 from core.users import Role, UserStatus
 from ledger.instruments import get_instrument
 
-from .admin_view import account_note, admin_note
-from .alert_view import alert_note, risk_note
-from .copy_view import copy_note
 from .models import BlockedChat, OrderMessage
+from .notice_text import breach_text, note_text, pushed_text
 from .order_view import status_text
-from .payment_view import payment_note
-from .render import esc, shares, usd
-from .report_view import report_note
+from .render import esc
 from .services import Services
 
 log = logging.getLogger("omnibot.notifier")
@@ -161,9 +156,9 @@ class Notifier:
                 await self._bot.send_message(chat_id, esc(payload["text"]), disable_notification=silent)
                 sends = 1
             elif topic == "margin.maintenance_breach":
-                await self._bot.send_message(chat_id, _breach(payload))
+                await self._bot.send_message(chat_id, breach_text(payload))
                 sends = 1
-            elif note := _note(topic, payload):
+            elif note := note_text(topic, payload):
                 await self._bot.send_message(chat_id, note, disable_notification=message["silent"])
                 sends = 1
             else:
@@ -197,49 +192,6 @@ class Notifier:
             sends += 1
             await self._bot.send_message(chat_id, pushed_text(topic, payload, symbol))
         return sends
-
-
-NOTES = {
-    "copy": copy_note,
-    "payments": payment_note,
-    "security": payment_note,  # a bank account added: the one security notice so far
-    "alert": alert_note,
-    "risk": risk_note,
-    "report": report_note,
-    "admin": admin_note,
-    "account": account_note,
-}
-
-
-def _note(topic: str, payload: dict[str, Any]) -> str | None:
-    """A fact that is one message of its own (copy trading's, payments', the price watch's, the admins', an
-    account review's), rendered by its family's view."""
-    render = NOTES.get(topic.partition(".")[0])
-    return None if render is None else render(topic, payload)
-
-
-def pushed_text(topic: str, payload: dict[str, Any], symbol: str) -> str:
-    """The message of its own an order's step gets (a fill, an end), as the investor reads it."""
-    if topic == "order.filled":
-        verb = "Bought" if payload["side"] == "buy" else "Sold"
-        quantity, price = Decimal(payload["quantity"]), Decimal(payload["price"])
-        left = Decimal(payload["ordered"]) - Decimal(payload["filled"])
-        rest = f" {shares(left)} still to go." if left else " Your order is complete."
-        copied = "Copy trade: " if payload.get("sleeve_id") else ""
-        return (
-            f"{copied}<b>{verb} {shares(quantity)} {esc(symbol)}</b> at {usd(price)} "
-            f"(commission {usd(Decimal(payload['commission']))}).{rest}"
-        )
-    return status_text(payload, symbol)
-
-
-def _breach(payload: dict[str, Any]) -> str:
-    return (
-        "<b>Margin call</b>: your equity "
-        f"{usd(Decimal(payload['equity']))} is below the maintenance requirement "
-        f"{usd(Decimal(payload['maintenance_requirement']))}. Please deposit cash or sell shares to cover "
-        f"{usd(-Decimal(payload['excess_liquidity']))}."
-    )
 
 
 async def _to_admins(uow: UnitOfWork, messages: list[dict[str, Any]]) -> None:

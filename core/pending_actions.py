@@ -47,10 +47,9 @@ async def offer(uow: UnitOfWork, user_id: UUID, kind: str, payload: dict[str, An
     return Action(token, user_id, kind, payload)
 
 
-async def peek(uow: UnitOfWork, token: str, user_id: UUID, kind: str) -> Action:
-    """The user's live action, left as it is; ActionUnavailable as `take` would raise it."""
-    mine = (ACTIONS.c.id == token) & (ACTIONS.c.user_id == user_id) & (ACTIONS.c.kind == kind)
-    found = (await uow.connection.execute(select(ACTIONS).where(mine))).one_or_none()
+async def peek(uow: UnitOfWork, token: str, user_id: UUID, kind: str | None = None) -> Action:
+    """The user's live action, left as it is; ActionUnavailable when it is unknown, another's, expired or used."""
+    found = (await uow.connection.execute(select(ACTIONS).where(_mine(token, user_id, kind)))).one_or_none()
     if found is None:
         raise ActionUnavailable("unknown")
     if found.used_at is not None:
@@ -61,24 +60,24 @@ async def peek(uow: UnitOfWork, token: str, user_id: UUID, kind: str) -> Action:
 
 
 async def take(uow: UnitOfWork, token: str, user_id: UUID, kind: str | None = None) -> Action:
-    """Use the user's action once; ActionUnavailable when it is unknown, another's, expired or used."""
+    """Use the user's action once; ActionUnavailable (as `peek` says why) when it cannot be."""
     now = uow.clock.now()
-    mine = (ACTIONS.c.id == token) & (ACTIONS.c.user_id == user_id)
-    if kind is not None:
-        mine &= ACTIONS.c.kind == kind
     taken = await uow.connection.execute(
         update(ACTIONS)
-        .where(mine, ACTIONS.c.used_at.is_(None), ACTIONS.c.expires_at > now)
+        .where(_mine(token, user_id, kind), ACTIONS.c.used_at.is_(None), ACTIONS.c.expires_at > now)
         .values(used_at=now)
         .returning(ACTIONS.c.kind, ACTIONS.c.payload)
     )
     row = taken.one_or_none()
     if row is not None:
         return Action(token, user_id, row.kind, row.payload)
-    found = (await uow.connection.execute(select(ACTIONS.c.used_at).where(mine))).one_or_none()
-    if found is None:
-        raise ActionUnavailable("unknown")
-    raise ActionUnavailable("used" if found.used_at is not None else "expired")
+    await peek(uow, token, user_id, kind)  # raises: unknown, used or expired
+    raise ActionUnavailable("used")  # unreachable unless it changed between the two statements
+
+
+def _mine(token: str, user_id: UUID, kind: str | None) -> Any:
+    mine = (ACTIONS.c.id == token) & (ACTIONS.c.user_id == user_id)
+    return mine if kind is None else mine & (ACTIONS.c.kind == kind)
 
 
 async def waiting(uow: UnitOfWork, user_id: UUID, kind: str) -> bool:

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bot.emulator.telegram_html import visible_text
-from bot.notifier import pushed_text
+from bot.notice_text import pushed_text
 from broker.order_states import OrderStatus
 from broker.order_store import BLOCKS, EXECUTIONS, ORDERS
 from core.db import UnitOfWork
