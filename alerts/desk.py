@@ -15,7 +15,7 @@ from core import audit
 from core.config import Settings
 from core.db import Database, UnitOfWork
 from core.errors import AlertRefused, NotTradable
-from core.pending_actions import Spend
+from core.pending_actions import Spend, spent_with
 from ledger.accounts import AccountKind, Asset
 from ledger.instruments import ensure_instrument
 from ledger.service import open_account
@@ -116,13 +116,11 @@ class AlertDesk:
         the same transaction); one of the same kind is replaced."""
 
         async def write(uow: UnitOfWork) -> None:
-            if spending is not None:
-                await spending(uow)
             await store.set_protective(uow, order)
             detail = {"kind": order.kind.value, "trigger": order.trigger, "quantity": order.quantity or "all"}
             await audit.record(uow, f"user:{order.owner_id}", "protective.set", order.id, symbol=order.symbol, **detail)
 
-        await self._db.transact(write)
+        await self._db.transact(spent_with(spending, write))
         await self._watcher.sync()  # the one it replaced is forgotten, this one watched
         return order
 

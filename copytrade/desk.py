@@ -30,7 +30,7 @@ from core.calendar import trade_date
 from core.config import Settings
 from core.db import Database, UnitOfWork
 from core.errors import BrokerUnavailable, CopyRefused, NotFound, TradingHalted
-from core.pending_actions import Spend
+from core.pending_actions import Spend, spent_with
 from core.rounds import Rounds
 from ledger.instruments import symbols_of
 from ledger.portfolio import book, record_equity
@@ -125,13 +125,9 @@ class CopyDesk:
         self, follower_id: UUID, alias: str, terms: CopyTerms, *, spending: Spend | None = None
     ) -> CopyRecord:
         """Follow the leader; `spending` (the chat's confirmation) is spent in the same transaction."""
-
-        async def work(uow: UnitOfWork) -> CopyRecord:
-            if spending is not None:
-                await spending(uow)
-            return await following.follow(uow, self._settings, follower_id, alias, terms)
-
-        copy = await self._db.transact(work)
+        copy = await self._db.transact(
+            spent_with(spending, lambda uow: following.follow(uow, self._settings, follower_id, alias, terms))
+        )
         self._wake_desk()  # buying into the leader's positions, if asked
         return copy
 

@@ -12,10 +12,10 @@ transaction, say): a process that dies between the two would leave a tap that wa
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from sqlalchemy import Table, select, update
@@ -27,7 +27,21 @@ from core.models import PendingAction
 ACTIONS: Table = PendingAction.__table__  # type: ignore[assignment]
 # A confirmation spent in another service's transaction (`take`, partially applied): the service runs it first.
 Spend = Callable[[UnitOfWork], Awaitable[object]]
+T = TypeVar("T")
 TOKEN_BYTES = 12  # 16 URL-safe characters: room in Telegram's 64 bytes of callback data for a prefix and a choice
+
+
+def spent_with(
+    spending: Spend | None, work: Callable[[UnitOfWork], Awaitable[T]]
+) -> Callable[[UnitOfWork], Awaitable[T]]:
+    """`work` with the confirmation (if any) spent first in its transaction: both happen, or neither."""
+
+    async def both(uow: UnitOfWork) -> T:
+        if spending is not None:
+            await spending(uow)
+        return await work(uow)
+
+    return both
 
 
 @dataclass(frozen=True)
@@ -124,5 +138,14 @@ async def withdraw(uow: UnitOfWork, token: str, user_id: UUID) -> None:
     await uow.connection.execute(
         update(ACTIONS)
         .where(ACTIONS.c.id == token, ACTIONS.c.user_id == user_id, ACTIONS.c.used_at.is_(None))
+        .values(used_at=uow.clock.now())
+    )
+
+
+async def withdraw_kinds(uow: UnitOfWork, user_id: UUID, kinds: Collection[str]) -> None:
+    """The user moved on: none of their live actions of these kinds can be taken any more."""
+    await uow.connection.execute(
+        update(ACTIONS)
+        .where(ACTIONS.c.user_id == user_id, ACTIONS.c.kind.in_(kinds), ACTIONS.c.used_at.is_(None))
         .values(used_at=uow.clock.now())
     )

@@ -104,7 +104,7 @@ async def _review(platform: Platform, desk: PaymentDesk, args: argparse.Namespac
 
 
 async def _export(platform: Platform, desk: PaymentDesk, args: argparse.Namespace) -> None:
-    payouts = await desk.payouts(WithdrawalStatus.APPROVED)
+    payouts = await desk.to_export()
     sepa = [p for p in payouts if p.kind is BankKind.IBAN]
     us = [p for p in payouts if p.kind is BankKind.US]
     today = platform.clock.now().date()

@@ -19,12 +19,13 @@ from core.crypto import FieldCipher
 from core.db import Database, UnitOfWork
 from core.errors import DomainError, PaymentRefused
 from core.leases import Lease
-from core.pending_actions import Spend
+from core.pending_actions import Spend, spent_with
 from core.rounds import Rounds
 
 from . import bank_accounts, deposits, withdrawals
 from .bank_details import BankDetails
 from .models import ProviderEvent as ProviderEventRow
+from .providers import manual
 from .providers.base import PaymentProvider, Payout, ProviderEvent
 from .states import WithdrawalStatus
 from .withdrawals import WithdrawalRecord
@@ -61,13 +62,14 @@ class PaymentDesk:
         self, owner_id: UUID, details: BankDetails, holder: str, *, spending: Spend | None = None
     ) -> bank_accounts.BankRecord:
         """Add the account; `spending` (the chat's confirmation) is spent in the same transaction."""
-
-        async def work(uow: UnitOfWork) -> bank_accounts.BankRecord:
-            if spending is not None:
-                await spending(uow)
-            return await bank_accounts.add_bank_account(uow, self._cipher, self._settings, owner_id, details, holder)
-
-        return await self._db.transact(work)
+        return await self._db.transact(
+            spent_with(
+                spending,
+                lambda uow: bank_accounts.add_bank_account(
+                    uow, self._cipher, self._settings, owner_id, details, holder
+                ),
+            )
+        )
 
     async def banks(self, owner_id: UUID) -> list[bank_accounts.BankRecord]:
         return await self._db.transact(lambda uow: bank_accounts.bank_accounts(uow, owner_id), readonly=True)
@@ -87,7 +89,9 @@ class PaymentDesk:
     ) -> WithdrawalRecord:
         cap = await self._margin_cap(owner_id)
         record = await self._db.transact(
-            lambda uow: withdrawals.request(uow, self._settings, owner_id, bank_id, amount, client_key, cap, spending)
+            lambda uow: withdrawals.request(
+                uow, self._settings, owner_id, bank_id, amount, client_key, self.provider, cap, spending
+            )
         )
         self._rounds.wake()  # approved at once: on its way
         return record
@@ -97,37 +101,64 @@ class PaymentDesk:
 
     # ---- the admins
 
-    async def review(self, withdrawal_id: UUID, *, approve: bool, admin: str, reason: str = "") -> WithdrawalRecord:
+    # Each takes `spending`, the admin's confirmation, spent in the same transaction.
+
+    async def review(
+        self, withdrawal_id: UUID, *, approve: bool, admin: str, reason: str = "", spending: Spend | None = None
+    ) -> WithdrawalRecord:
         record = await self._db.transact(
-            lambda uow: withdrawals.review(uow, withdrawal_id, approve=approve, admin=admin, reason=reason)
+            spent_with(
+                spending,
+                lambda uow: withdrawals.review(uow, withdrawal_id, approve=approve, admin=admin, reason=reason),
+            )
         )
         self._rounds.wake()
         return record
 
-    async def record_deposit(self, owner_id: UUID, amount: Decimal, bank_ref: str) -> deposits.Transfer:
+    async def record_deposit(
+        self, owner_id: UUID, amount: Decimal, bank_ref: str, *, spending: Spend | None = None
+    ) -> deposits.Transfer:
         """An admin records money the bank statement shows for this investor."""
-        return await self._db.transact(lambda uow: deposits.record(uow, self._settings, owner_id, amount, bank_ref))
+        return await self._db.transact(
+            spent_with(spending, lambda uow: deposits.record(uow, self._settings, owner_id, amount, bank_ref))
+        )
 
-    async def match_suspense(self, transfer_id: UUID, owner_id: UUID) -> deposits.Transfer:
-        return await self._db.transact(lambda uow: deposits.match_suspense(uow, self._settings, transfer_id, owner_id))
+    async def match_suspense(
+        self, transfer_id: UUID, owner_id: UUID, *, spending: Spend | None = None
+    ) -> deposits.Transfer:
+        return await self._db.transact(
+            spent_with(spending, lambda uow: deposits.match_suspense(uow, self._settings, transfer_id, owner_id))
+        )
 
-    async def mark(self, withdrawal_id: UUID, status: WithdrawalStatus, detail: str) -> WithdrawalRecord:
+    async def mark(
+        self, withdrawal_id: UUID, status: WithdrawalStatus, detail: str, *, spending: Spend | None = None
+    ) -> WithdrawalRecord:
         """An admin reports what the bank did with a manual payout: sent, settled, failed or returned."""
 
         async def work(uow: UnitOfWork) -> WithdrawalRecord:
             record = await withdrawals.get(uow, withdrawal_id, lock=True)
             if status is WithdrawalStatus.SUBMITTED:
+                if record.provider != manual.NAME:  # that provider sends it itself: by hand as well, it is paid twice
+                    raise PaymentRefused(f"this withdrawal is paid through {record.provider}, not by hand")
                 # The reference is the withdrawal's own (unique); the admin's words (a batch name) go with it.
                 return await withdrawals.submitted(uow, record, f"manual-{withdrawal_id} {detail}".strip())
             if status is WithdrawalStatus.RETURNED:
                 return await withdrawals.returned(uow, self._settings, record, detail)
             return await withdrawals.move(uow, record, status, detail, actor="operator")
 
-        return await self._db.transact(work)
+        return await self._db.transact(spent_with(spending, work))
 
     async def payouts(self, status: WithdrawalStatus) -> list[Payout]:
         """The withdrawals in this state as the bank must pay them (for the manual provider's files)."""
         found = await self._db.transact(lambda uow: withdrawals.in_status(uow, status), readonly=True)
+        return [await self._payout(record) for record in found]
+
+    async def to_export(self) -> list[Payout]:
+        """The approved withdrawals the operator pays from the bank by hand (the manual provider's files): never
+        one meant for a provider that sends by itself, even after the operator switched providers."""
+        found = await self._db.transact(
+            lambda uow: withdrawals.in_status(uow, WithdrawalStatus.APPROVED, manual.NAME), readonly=True
+        )
         return [await self._payout(record) for record in found]
 
     # ---- the provider

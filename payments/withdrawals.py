@@ -71,12 +71,13 @@ async def request(
     bank_account_id: UUID,
     amount: Decimal,
     client_key: str,
+    provider: str,
     margin_cap: Decimal | None = None,
     spending: Spend | None = None,
 ) -> WithdrawalRecord:
-    """Ask for a withdrawal (the same client key again gives back the same one). `spending` runs first in the
-    same transaction (the chat confirmation taken: the withdrawal and the code that confirmed it are both, or
-    neither)."""
+    """Ask for a withdrawal, to be paid through `provider` (the same client key again gives back the same one).
+    `spending` runs first in the same transaction (the chat confirmation taken: the withdrawal and the code that
+    confirmed it are both, or neither)."""
     amount = require_cash(amount)
     existing = await _by_key(uow, owner_id, client_key)
     if existing is not None:
@@ -107,7 +108,7 @@ async def request(
     hold = await place_hold(uow, cash.id, amount, key=f"withdrawal/{withdrawal_id}", reason="withdrawal")
     record = WithdrawalRecord(
         withdrawal_id, owner_id, client_key[:100], bank_account_id, amount, WithdrawalStatus.REQUESTED, hold.id,
-        settings.payments_provider, None, "", now, now, None,
+        provider, None, "", now, now, None,
     )  # fmt: skip
     await uow.connection.execute(insert(WITHDRAWALS).values(**_row(record)))
     await _record_move(uow, record.id, None, WithdrawalStatus.REQUESTED, "requested by the investor")

@@ -6,7 +6,6 @@ trail with the admin's name for it."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from decimal import Decimal
 from uuid import UUID
 
@@ -14,17 +13,18 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from broker import halts
 from broker.order_store import all_live_orders
-from core import account_reviews, audit, notifications, pending_actions, user_service
+from core import account_reviews, audit, notifications, user_service
 from core.account_reviews import Review
 from core.crypto import FieldCipher
 from core.db import UnitOfWork
 from core.errors import ActionUnavailable, InvalidCommand, NotFound
 from core.limits import Overrides, set_overrides
 from core.outbox import Message, publish
+from core.pending_actions import Spend, spent_with
 from core.users import UserRecord
 
 from ..context import BotContext
-from ..fresh_code import take_confirmed, waiting
+from ..fresh_code import ADMIN_ACTION, peek_confirmed, wait_for_code, waiting
 from ..render import esc, usd
 from . import admin_money
 from .admin_screens import (
@@ -38,7 +38,6 @@ from .admin_screens import (
     withdrawals_screen,
 )
 
-CONFIRM = "admin_confirm"
 MENU = re.compile(r"ad:(w|b|h|r|k|c|a)")
 ACT = re.compile(r"aa:(approve|reject|halt|resume|kyc_approve|unfreeze|cancel_all):([0-9a-f-]{36}|all|\d{1,12})")
 SCREENS = {
@@ -87,7 +86,7 @@ async def user(update: Update, context: BotContext, admin_user: UserRecord | Non
         raise NotFound("investor", words[0])
     if len(words) > 1 and words[1].lower() == "limits":
         payload = {"verb": "limits", "target": str(found.id), "reason": " ".join(_limits(words[2:]))}
-        await _wait_for_code(context, admin_user, payload)
+        await wait_for_code(context, admin_user, ADMIN_ACTION, payload)
         await context.bot.send_message(admin_user.telegram_id, "To set these limits, send a fresh code.")
         return
     if len(words) > 1:
@@ -95,7 +94,9 @@ async def user(update: Update, context: BotContext, admin_user: UserRecord | Non
         reason = " ".join(words[2:]).strip()
         if what in NEEDS_REASON and not reason:
             raise InvalidCommand("say why: the investor is told", USER_USAGE)
-        await _wait_for_code(context, admin_user, {"verb": what.value, "target": str(found.id), "reason": reason})
+        await wait_for_code(
+            context, admin_user, ADMIN_ACTION, {"verb": what.value, "target": str(found.id), "reason": reason}
+        )
         await context.bot.send_message(admin_user.telegram_id, f"To {what.value.replace('_', ' ')}, send a fresh code.")
         return
     card, rows = await services.db.transact(lambda uow: investor_card(uow, services.cipher, found, admin_user))
@@ -112,7 +113,7 @@ async def money(update: Update, context: BotContext, admin_user: UserRecord | No
         await context.bot.send_message(admin_user.telegram_id, await admin_money.overview(context))
         return
     payload = admin_money.plan(words)
-    await _wait_for_code(context, admin_user, payload)
+    await wait_for_code(context, admin_user, ADMIN_ACTION, payload)
     await context.bot.send_message(admin_user.telegram_id, "To carry that out, send a fresh code from your app.")
 
 
@@ -123,7 +124,9 @@ async def broadcast(update: Update, context: BotContext, admin_user: UserRecord 
     text = " ".join(context.args or []).strip()
     if not text:
         raise InvalidCommand("say what to send", "/broadcast TEXT")
-    await _wait_for_code(context, admin_user, {"verb": "broadcast", "target": "all", "reason": text[:3000]})
+    await wait_for_code(
+        context, admin_user, ADMIN_ACTION, {"verb": "broadcast", "target": "all", "reason": text[:3000]}
+    )
     await context.bot.send_message(admin_user.telegram_id, "To send it to every investor, send a fresh code.")
 
 
@@ -149,43 +152,49 @@ async def on_action(update: Update, context: BotContext, user: UserRecord | None
     found = ACT.fullmatch(query.data or "")
     if found is None:
         raise ActionUnavailable("unknown")
-    await _wait_for_code(context, user, {"verb": found.group(1), "target": found.group(2), "reason": ""})
+    await wait_for_code(context, user, ADMIN_ACTION, {"verb": found.group(1), "target": found.group(2), "reason": ""})
     await query.answer()
     await context.bot.send_message(user.telegram_id, f"To {found.group(1)}, send a fresh code from your app.")
 
 
 async def is_waiting(context: BotContext, user: UserRecord) -> bool:
-    return await waiting(context, user, CONFIRM)
+    return await waiting(context, user, ADMIN_ACTION)
 
 
 async def confirm_with_code(update: Update, context: BotContext, user: UserRecord, code: str) -> None:
     services = context.services
-    confirmed = await take_confirmed(context, user, CONFIRM, code)
+    # The code's action is spent in the transaction of what it confirms: a process dying between the two leaves
+    # it waiting for the admin's next code, never spent for nothing.
+    confirmed, spend = await peek_confirmed(context, user, ADMIN_ACTION, code)
     verb, target, who = confirmed.payload["verb"], confirmed.payload["target"], f"admin:{user.id}"
     if verb in ("approve", "reject"):
         reason = confirmed.payload.get("reason", "")
-        record = await services.payments.review(UUID(target), approve=verb == "approve", admin=who, reason=reason)
+        record = await services.payments.review(
+            UUID(target), approve=verb == "approve", admin=who, reason=reason, spending=spend
+        )
         text = f"Withdrawal of {usd(record.amount)}: {record.status.value.replace('_', ' ')}."
     elif verb in Review.__members__.values():
         reason = confirmed.payload.get("reason") or "by an admin"
         changed = await services.db.transact(
-            lambda uow: account_reviews.review(uow, UUID(target), Review(verb), who, reason)
+            spent_with(spend, lambda uow: account_reviews.review(uow, UUID(target), Review(verb), who, reason))
         )
         text = f"The account is now {changed.status.value.replace('_', ' ')}."
     elif verb.startswith("money_"):
-        text = await admin_money.carry_out(context, user, confirmed.payload)
+        text = await admin_money.carry_out(context, user, confirmed.payload, spend)
     elif verb == "limits":
         overrides = _overrides(confirmed.payload["reason"].split())
-        await services.db.transact(lambda uow: _set_limits(uow, who, UUID(target), overrides))
+        await services.db.transact(spent_with(spend, lambda uow: _set_limits(uow, who, UUID(target), overrides)))
         text = "Limits set." if any(vars(overrides).values()) else "Limits back to the platform's."
     elif verb == "broadcast":
-        count = await services.db.transact(lambda uow: _broadcast(uow, who, confirmed.payload["reason"]))
+        count = await services.db.transact(
+            spent_with(spend, lambda uow: _broadcast(uow, who, confirmed.payload["reason"]))
+        )
         text = f"Broadcast to {count} investor(s)."
     elif verb == "cancel_all":
-        text = f"Cancelling {await _cancel_all(context, who)} open order(s)."
+        text = f"Cancelling {await _cancel_all(context, who, spend)} open order(s)."
     else:
         con_id = 0 if target == "all" else int(target)
-        await services.db.transact(lambda uow: _set_halt(uow, who, con_id, halted=verb == "halt"))
+        await services.db.transact(spent_with(spend, lambda uow: _set_halt(uow, who, con_id, halted=verb == "halt")))
         what = "all trading" if con_id == 0 else f"trading in #{con_id}"
         text = f"Halted {what}." if verb == "halt" else f"Resumed {what}."
     await context.bot.send_message(user.telegram_id, text)
@@ -229,11 +238,6 @@ async def _broadcast(uow: UnitOfWork, who: str, text: str) -> int:
     return len(audience)
 
 
-async def _wait_for_code(context: BotContext, admin_user: UserRecord, payload: dict[str, str]) -> None:
-    ttl = timedelta(seconds=context.services.settings.bot_confirm_seconds)
-    await context.services.db.transact(lambda uow: pending_actions.offer(uow, admin_user.id, CONFIRM, payload, ttl))
-
-
 def _review(word: str) -> Review:
     try:
         return Review(word.lower())
@@ -258,18 +262,22 @@ async def halt(update: Update, context: BotContext, admin_user: UserRecord | Non
     if contract is None:
         raise NotFound("instrument", words[0])
     verb = "resume" if len(words) == 2 else "halt"
-    await _wait_for_code(context, admin_user, {"verb": verb, "target": str(contract.con_id), "reason": ""})
+    await wait_for_code(context, admin_user, ADMIN_ACTION, {"verb": verb, "target": str(contract.con_id), "reason": ""})
     await context.bot.send_message(admin_user.telegram_id, f"To {verb} {esc(contract.symbol)}, send a fresh code.")
 
 
-async def _cancel_all(context: BotContext, who: str) -> int:
+async def _cancel_all(context: BotContext, who: str, spend: Spend) -> int:
+    """Every live order cancelled. The code is spent with the audit record, after the cancels: a process dying
+    midway leaves it waiting, and the admin's next code cancels what is still live."""
     broker = context.services.broker
     live = await context.services.db.transact(all_live_orders, readonly=True)
     for order in live:
         _cancelled, block = await broker.trading.cancel_order(order.owner_id, order.id)
         if block is not None:
             await broker.link.cancel_requested(block)
-    await context.services.db.transact(lambda uow: audit.record(uow, who, "orders.cancel_all", "all", count=len(live)))
+    await context.services.db.transact(
+        spent_with(spend, lambda uow: audit.record(uow, who, "orders.cancel_all", "all", count=len(live)))
+    )
     return len(live)
 
 

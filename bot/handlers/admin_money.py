@@ -17,6 +17,7 @@ from uuid import UUID
 
 from core import audit, user_service
 from core.errors import InvalidCommand, NotFound
+from core.pending_actions import Spend, spent_with
 from core.users import UserRecord
 from payments.bank_details import BankKind
 from payments.deposits import in_suspense
@@ -66,22 +67,25 @@ def plan(words: list[str]) -> dict[str, str]:
     raise InvalidCommand("I cannot read that money command", USAGE)
 
 
-async def carry_out(context: BotContext, admin_user: UserRecord, payload: dict[str, str]) -> str:
+async def carry_out(context: BotContext, admin_user: UserRecord, payload: dict[str, str], spend: Spend) -> str:
+    """What the admin's code confirmed, with the code spent in its transaction (for an export, once the files
+    are out)."""
     services, who, verb = context.services, f"admin:{admin_user.id}", payload["verb"]
     payments = services.payments
     if verb == "money_record":
         owner = await _investor(context, int(payload["target"]))
-        transfer = await payments.record_deposit(owner, Decimal(payload["amount"]), payload["reason"] or "statement")
+        reference = payload["reason"] or "statement"
+        transfer = await payments.record_deposit(owner, Decimal(payload["amount"]), reference, spending=spend)
         return f"Recorded: {usd(transfer.amount)} credited."
     if verb == "money_match":
         owner = await _investor(context, int(payload["reason"]))
-        transfer = await payments.match_suspense(UUID(payload["target"]), owner)
+        transfer = await payments.match_suspense(UUID(payload["target"]), owner, spending=spend)
         return f"Matched: {usd(transfer.amount)} credited."
     if verb == "money_mark":
         outcome = MARKS[payload["outcome"]]
-        record = await payments.mark(UUID(payload["target"]), outcome, payload["reason"] or f"by {who}")
+        record = await payments.mark(UUID(payload["target"]), outcome, payload["reason"] or f"by {who}", spending=spend)
         return f"Withdrawal of {usd(record.amount)}: {record.status.value}."
-    payouts = await payments.payouts(WithdrawalStatus.APPROVED)
+    payouts = await payments.to_export()
     today = services.clock.now().date()
     sepa = [p for p in payouts if p.kind is BankKind.IBAN]
     us = [p for p in payouts if p.kind is BankKind.US]
@@ -91,7 +95,9 @@ async def carry_out(context: BotContext, admin_user: UserRecord, payload: dict[s
     if us:
         await context.bot.send_document(admin_user.telegram_id, ach_csv(us).encode(), filename=f"ach-{today}.csv")
     count = len(sepa) + len(us)
-    await services.db.transact(lambda uow: audit.record(uow, who, "payouts.exported", "all", count=count))
+    await services.db.transact(
+        spent_with(spend, lambda uow: audit.record(uow, who, "payouts.exported", "all", count=count))
+    )
     return f"Exported {len(sepa)} IBAN and {len(us)} US payouts. Mark each sent once the bank has them."
 
 

@@ -17,6 +17,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from core import pending_actions, user_service
 from core.crypto import FieldRef
+from core.db import UnitOfWork
 from core.errors import ActionUnavailable, InvalidCommand, NotFound
 from core.users import UserRecord
 from payments import withdrawals
@@ -24,11 +25,11 @@ from payments.bank_details import BankDetails, iban_details, us_details
 from payments.states import WithdrawalStatus
 
 from ..context import BotContext
-from ..fresh_code import peek_confirmed, waiting
+from ..fresh_code import ADD_BANK, WITHDRAW, ask_for_code, peek_confirmed, wait_for_code, waiting
 from ..render import esc, usd
 
 BANK_USAGE = "/bank add IBAN [BIC], or /bank add us ROUTING ACCOUNT, or /bank remove N"
-ADD_BANK, PICK_BANK, WITHDRAW = "bank_add", "withdraw_pick", "withdraw_code"
+PICK_BANK = "withdraw_pick"
 CODE_KINDS = (ADD_BANK, WITHDRAW)
 AMOUNT = re.compile(r"\$?(\d{1,9}(\.\d{1,2})?)")
 CANCEL = re.compile(r"wc:([0-9a-f-]{36})")
@@ -67,7 +68,7 @@ async def bank(update: Update, context: BotContext, user: UserRecord | None) -> 
     )).full_name or ""  # fmt: skip
     sealed = services.cipher.keyring.seal(json.dumps(details.__dict__ | {"kind": details.kind.value}), _where(user))
     payload = {"details": sealed.hex(), "holder": name}
-    await _wait_for_code(context, user, ADD_BANK, payload)
+    await wait_for_code(context, user, ADD_BANK, payload)
     await context.bot.send_message(
         user.telegram_id,
         f"Add {esc(details.masked)} in the name of {esc(name)}? To confirm, send the 6-digit code from your "
@@ -119,14 +120,21 @@ async def on_pick(update: Update, context: BotContext, user: UserRecord | None) 
     found = PICK.fullmatch(query.data or "")
     if found is None:
         raise ActionUnavailable("unknown")
-    services = context.services
-    picked = await services.db.transact(lambda uow: pending_actions.take(uow, found.group(1), user.id, PICK_BANK))
-    banks, number = picked.payload["banks"], int(found.group(2))
-    if number >= len(banks):
-        raise ActionUnavailable("unknown")
+    ttl = timedelta(seconds=context.services.settings.bot_confirm_seconds)
+
+    async def pick(uow: UnitOfWork) -> dict[str, str]:
+        # The pick is spent in the transaction that sets the withdrawal waiting for its code: a process dying
+        # between the two would leave a button that says "already used" and nothing waiting.
+        picked = await pending_actions.take(uow, found.group(1), user.id, PICK_BANK)
+        banks, number = picked.payload["banks"], int(found.group(2))
+        if number >= len(banks):
+            raise ActionUnavailable("unknown")
+        payload = {"amount": picked.payload["amount"], "bank": banks[number], "key": f"bot/{picked.token}"}
+        await ask_for_code(uow, user.id, WITHDRAW, payload, ttl)
+        return payload
+
+    payload = await context.services.db.transact(pick)
     await query.answer()
-    payload = {"amount": picked.payload["amount"], "bank": banks[number], "key": f"bot/{picked.token}"}
-    await _wait_for_code(context, user, WITHDRAW, payload)
     await query.edit_message_text(
         f"Withdraw {usd(Decimal(payload['amount']))}: to confirm, send the 6-digit code from your authenticator "
         "app now."
@@ -209,11 +217,6 @@ STATUS_WORDS = {
 
 def _status_words(status: WithdrawalStatus) -> str:
     return STATUS_WORDS[status]
-
-
-async def _wait_for_code(context: BotContext, user: UserRecord, kind: str, payload: dict[str, str]) -> None:
-    ttl = timedelta(seconds=context.services.settings.bot_confirm_seconds)
-    await context.services.db.transact(lambda uow: pending_actions.offer(uow, user.id, kind, payload, ttl))
 
 
 def _details(words: list[str]) -> BankDetails:

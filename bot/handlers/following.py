@@ -31,10 +31,10 @@ from ledger.sleeves import sleeve_books
 from ..context import BotContext
 from ..copy_view import copy_summary, terms_text
 from ..follow_args import chosen, draft_of, next_question, parse_edit, parse_follow, terms_of
-from ..fresh_code import peek_confirmed, waiting
+from ..fresh_code import FOLLOW, ask_for_code, peek_confirmed, waiting
 from ..render import esc, shares
 
-DRAFT, CODE_WAITING = "follow_draft", "follow_code"
+DRAFT = "follow_draft"
 MANAGE = re.compile(r"c([prskcl]):([0-9a-f-]{36})(?::(\d{1,12}))?")
 
 
@@ -73,11 +73,19 @@ async def on_step(update: Update, context: BotContext, user: UserRecord | None) 
         await query.answer("Cancelled")
         await query.edit_message_text("Cancelled. You follow no one new.")
         return
-    draft = (await services.db.transact(lambda uow: pending_actions.take(uow, token, user.id, DRAFT))).payload
+    ttl = timedelta(seconds=services.settings.bot_confirm_seconds)
+
+    async def step(uow: UnitOfWork) -> dict[str, Any]:
+        # Confirmed, the draft is spent in the transaction that sets the follow waiting for its code: a process
+        # dying between the two would leave a button that says "already used" and nothing waiting.
+        taken = (await pending_actions.take(uow, token, user.id, DRAFT)).payload
+        if verb == "fc":
+            await ask_for_code(uow, user.id, FOLLOW, taken, ttl)
+        return taken
+
+    draft = await services.db.transact(step)
     await query.answer()
     if verb == "fc":
-        ttl = timedelta(seconds=services.settings.bot_confirm_seconds)
-        await services.db.transact(lambda uow: pending_actions.offer(uow, user.id, CODE_WAITING, draft, ttl))
         await query.edit_message_text(
             f"{terms_text(draft['alias'], terms_of(draft))}\n\n<b>To confirm, send the 6-digit code from your "
             "authenticator app now.</b>"
@@ -92,7 +100,7 @@ async def on_step(update: Update, context: BotContext, user: UserRecord | None) 
 async def confirm_with_code(update: Update, context: BotContext, user: UserRecord, code: str) -> None:
     """The code that confirms a follow waiting for one (see security.on_code)."""
     services = context.services
-    confirmed, spend = await peek_confirmed(context, user, CODE_WAITING, code)  # spent with the follow, or not at all
+    confirmed, spend = await peek_confirmed(context, user, FOLLOW, code)  # spent with the follow, or not at all
     draft = confirmed.payload
     copy = await services.broker.copies.follow(user.id, draft["alias"], terms_of(draft), spending=spend)
     done = "You now follow" if copy.mode is CopyMode.ALERTS else "You now copy"
@@ -100,7 +108,7 @@ async def confirm_with_code(update: Update, context: BotContext, user: UserRecor
 
 
 async def is_waiting(context: BotContext, user: UserRecord) -> bool:
-    return await waiting(context, user, CODE_WAITING)
+    return await waiting(context, user, FOLLOW)
 
 
 async def show_following(update: Update, context: BotContext, user: UserRecord | None) -> None:

@@ -23,13 +23,13 @@ from ledger.service import open_account
 
 from ..context import BotContext
 from ..explain import explain
+from ..fresh_code import ORDER_AFTER_UNLOCK, ask_for_code
 from ..order_args import ALL, OrderArgs, parse_order
 from ..order_view import STATUS_WORDS, headline, preview_text
 from ..render import esc
 
 POPULAR = ("AAPL", "MSFT", "NVDA", "AMZN", "SPY")
 QUANTITIES = ("1", "5", "10", "25")
-AFTER_UNLOCK = "after_unlock"  # a pending action: the order to preview once the user has given a code
 
 
 async def buy(update: Update, context: BotContext, user: UserRecord | None) -> None:
@@ -58,7 +58,7 @@ async def on_guided(update: Update, context: BotContext, user: UserRecord | None
 async def after_unlock(update: Update, context: BotContext, user: UserRecord) -> None:
     """Trading was just unlocked: carry on with the order that asked for the code, if one did."""
     services = context.services
-    waiting = await services.db.transact(lambda uow: pending_actions.take_latest(uow, user.id, AFTER_UNLOCK))
+    waiting = await services.db.transact(lambda uow: pending_actions.take_latest(uow, user.id, ORDER_AFTER_UNLOCK))
     if waiting is not None:
         payload = waiting.payload
         args = OrderArgs(OrderSide(payload["side"]), payload["symbol"], payload["quantity"], payload["limit"])
@@ -113,7 +113,7 @@ async def _order(update: Update, context: BotContext, user: UserRecord, args: Or
     except SessionLocked as locked:
         payload = {"side": args.side.value, "symbol": args.symbol, "quantity": args.quantity, "limit": args.limit}
         ttl = timedelta(minutes=5)
-        await services.db.transact(lambda uow: pending_actions.offer(uow, user.id, AFTER_UNLOCK, payload, ttl))
+        await services.db.transact(lambda uow: ask_for_code(uow, user.id, ORDER_AFTER_UNLOCK, payload, ttl))
         await context.bot.send_message(user.telegram_id, explain(locked))
         return
     quantity = await _shares_to_sell(context, user, args.symbol) if args.quantity == ALL else args.quantity

@@ -13,9 +13,10 @@ from typing import Any
 import pyotp
 from sqlalchemy import select
 
+from bot.fresh_code import ADMIN_ACTION
 from bot.render import usd
 from broker import halts
-from core import audit, user_service
+from core import audit, pending_actions, user_service
 from core.limits import limits_of
 from core.users import Role
 from ledger import operations
@@ -223,3 +224,40 @@ async def test_an_admin_named_in_the_settings_is_one_from_their_first_start(bot_
     others = bot.chat(INVESTOR)
     await onboard(others)
     assert "for admins" in (await others.send("/admin"))[0]["text"]
+
+
+async def test_an_admins_code_is_spent_with_what_it_confirms_or_not_at_all(trading_bot: BotDesk) -> None:
+    """A code whose action cannot be carried out (the withdrawal was cancelled meanwhile) leaves the action
+    waiting, as a process dying before the effect would: it is spent only in the transaction that carries it out.
+    Asking for another action drops it."""
+    bot, clock = trading_bot, trading_bot.clock
+    investor = bot.chat(INVESTOR)
+    await onboard(investor)
+    owner = await _user_id(bot, INVESTOR)
+    await bot.services.db.transact(lambda uow: operations.deposit(uow, owner, Decimal(5000), key="dep-spent-test"))
+    payments = bot.services.payments
+    account = await payments.add_bank(owner, iban_details("DE89370400440532013000"), "Alice Smith")
+    clock.advance(timedelta(hours=25))
+    chat, code, admin_id = await _admin(bot)
+
+    def still_waiting() -> Any:
+        return bot.services.db.transact(lambda uow: pending_actions.waiting(uow, admin_id, ADMIN_ACTION), readonly=True)
+
+    async def to_review(amount: int, key: str) -> Any:
+        record = await payments.withdraw(owner, account.id, Decimal(amount), key)
+        await eventually(lambda: chat.saw(f"A withdrawal of {usd(Decimal(amount))} waits"), what="the admins told")
+        await chat.replies(0)  # the notice read: the next reply is the next command's
+        return record
+
+    cancelled = await to_review(2000, "cancelled")
+    await chat.send(f"/money approve {cancelled.id}")
+    await payments.cancel(owner, cancelled.id)
+    refused = (await chat.send(code()))[0]["text"]
+    assert refused == "Withdrawal cannot go from cancelled to approved.", refused
+    assert await still_waiting()  # not spent for nothing
+
+    kept = await to_review(1500, "kept")
+    await chat.send(f"/money approve {kept.id}")  # one thing at a time waits for a code: this one, now
+    assert "Withdrawal of $1,500.00: approved" in (await chat.send(code()))[0]["text"]
+    assert not await still_waiting()  # the refused approval went with it: no later code carries it out
+    assert "Withdrawal of $1,500.00" not in " ".join(m["text"] for m in await chat.send(code()))  # spent: once

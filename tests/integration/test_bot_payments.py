@@ -56,6 +56,16 @@ async def test_bank_deposit_trade_settle_withdraw_approve_and_pay(trading_bot: B
     # Past the deposit hold and the sale's settlement (T+1 from the execution, which the simulator stamps with
     # the real time).
     clock.set(max(clock.now(), datetime.now(UTC)) + timedelta(days=8))
+    # A withdrawal left waiting for its code, then an order that asks for one: the code is the order's (it
+    # unlocks trading), and no later code carries out the withdrawal the user moved on from.
+    dropped = (await chat.send("/withdraw 100"))[0]
+    await chat.press(dropped, "IBAN ...3000", replies=0)
+    await eventually(lambda: chat.saw("Withdraw $100.00: to confirm"), what="the account picked")
+    assert "Trading is locked" in (await chat.send("/buy AAPL 1"))[0]["text"]
+    unlocked = await chat.send(code(), replies=2)
+    assert "unlocked" in unlocked[0]["text"] and "Confirm" in str(unlocked[1]["buttons"])
+    await chat.press(unlocked[1], "Cancel")
+    assert "Withdraw" not in " ".join(m["text"] for m in await chat.send(code()))
     picking = (await chat.send("/withdraw 2000"))[0]
     assert "to which account" in picking["text"] and "up to $4,99" in picking["text"]  # a round trip's cost less
     await chat.press(picking, "IBAN ...3000", replies=0)

@@ -244,14 +244,22 @@ async def test_the_webhook_takes_signed_fresh_events_once(bank: Bank) -> None:
 
 
 async def test_the_manual_provider_exports_a_pain001_file_and_an_ach_csv(bank: Bank) -> None:
+    """Only the manual provider's payouts: one approved for a provider that sends by itself (before the operator
+    switched) may be on its way already, and paying it by hand as well would pay it twice."""
     owner = await bank.investor()
     await bank.deposited(owner, "900")
     iban = await bank.with_bank(owner)
     us = (await bank.desk.add_bank(owner, us_details("021000021", "000987654321"), "Jane Doe")).id
     bank.clock.advance(timedelta(hours=25))
-    await bank.desk.withdraw(owner, iban, Decimal("123.45"), "sepa")
-    await bank.desk.withdraw(owner, us, Decimal(50), "ach")
-    payouts = await bank.desk.payouts(WithdrawalStatus.APPROVED)
+    sandbox = await bank.desk.withdraw(owner, iban, Decimal(70), "sandbox")
+    assert sandbox.status is WithdrawalStatus.APPROVED
+    manual = PaymentDesk(bank.db, SETTINGS, bank.desk._cipher, ManualProvider())
+    await manual.withdraw(owner, iban, Decimal("123.45"), "sepa")
+    await manual.withdraw(owner, us, Decimal(50), "ach")
+    payouts = await manual.to_export()
+    assert sandbox.id not in {p.withdrawal_id for p in payouts} and len(payouts) == 2
+    with pytest.raises(PaymentRefused, match="paid through sandbox, not by hand"):
+        await manual.mark(sandbox.id, WithdrawalStatus.SUBMITTED, "batch 8")
     sepa = [p for p in payouts if p.kind.value == "iban"]
     xml = credit_transfer_file(SETTINGS, sepa, bank.clock.now().date()).decode()
     assert "pain.001.001.03" in xml and IBAN in xml and "123.45" in xml and "Jane Doe" in xml

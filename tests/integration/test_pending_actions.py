@@ -1,11 +1,15 @@
-"""Pending actions behind buttons: taken once, by their own user, before they expire; declining withdraws them."""
+"""Pending actions behind buttons: taken once, by their own user, before they expire; declining withdraws them;
+one thing at a time waits for a fresh code."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from bot import fresh_code
 from core import pending_actions
 from core.clock import ManualClock
 from core.db import Database
@@ -40,3 +44,26 @@ async def test_an_action_is_taken_once_by_its_own_user_before_it_expires(db: Dat
     await db.transact(lambda uow: pending_actions.withdraw(uow, declined.token, alice))
     with pytest.raises(ActionUnavailable):
         await db.transact(lambda uow: pending_actions.take(uow, declined.token, alice))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(asks=st.lists(st.sampled_from([*fresh_code.KINDS, "order"]), min_size=1, max_size=8))
+async def test_one_thing_at_a_time_waits_for_a_code(db: Database, asks: list[str]) -> None:
+    """Whatever a user asked in between, only the newest request that waits for a code can take the next one;
+    actions behind buttons (an order preview) are left as they were."""
+    user = await new_investor(db)
+    buttons = []
+    for kind in asks:
+        if kind == "order":
+            buttons.append(await db.transact(lambda uow: pending_actions.offer(uow, user, "order", {}, TTL)))
+        else:
+            await db.transact(lambda uow, k=kind: fresh_code.ask_for_code(uow, user, k, {"kind": k}, TTL))
+    asked = [kind for kind in asks if kind != "order"]
+    live = {
+        kind
+        for kind in fresh_code.KINDS
+        if await db.transact(lambda uow, k=kind: pending_actions.waiting(uow, user, k))
+    }
+    assert live == set(asked[-1:])
+    for button in buttons:
+        assert await db.transact(lambda uow, b=button: pending_actions.peek(uow, b.token, user, "order"))
