@@ -15,12 +15,13 @@ from telegram import Update
 from telegram.error import TelegramError
 
 from core import metrics
-from core.errors import BrokerUnavailable, DomainError
+from core.errors import BrokerUnavailable, DomainError, SessionLocked
 from core.users import UserRecord
 
 from .access import Access, allows, user_of
 from .context import BotContext
 from .explain import explain
+from .fresh_code import drop_waiting
 
 log = logging.getLogger("omnibot.bot")
 Handler = Callable[[Update, BotContext, UserRecord | None], Awaitable[None]]
@@ -44,7 +45,8 @@ def guarded(access: Access, handler: Handler) -> Callback:
         try:
             await handler(update, context, user)
         except (DomainError, BrokerUnavailable) as refused:  # the broker being away is news, not a fault
-            await reply(update, explain(refused))
+            replaced = await _code_to_unlock(context, user) if isinstance(refused, SessionLocked) else ""
+            await reply(update, replaced + explain(refused))
         finally:
             metrics.UPDATE_SECONDS.labels(handler.__name__).observe(time.perf_counter() - started)
 
@@ -69,6 +71,13 @@ async def on_error(update: object, context: BotContext) -> None:
             "Sorry, something went wrong on our side. Please try again; if it happens again, quote reference "
             f"<code>{reference}</code> to support."
         )
+
+
+async def _code_to_unlock(context: BotContext, user: UserRecord | None) -> str:
+    """The user is asked for a code to unlock trading: nothing else may take it (a withdrawal left waiting)."""
+    if user is None:
+        return ""
+    return await context.services.db.transact(lambda uow: drop_waiting(uow, user.id))
 
 
 def _private(update: Update) -> bool:

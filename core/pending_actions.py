@@ -142,10 +142,18 @@ async def withdraw(uow: UnitOfWork, token: str, user_id: UUID) -> None:
     )
 
 
-async def withdraw_kinds(uow: UnitOfWork, user_id: UUID, kinds: Collection[str]) -> None:
-    """The user moved on: none of their live actions of these kinds can be taken any more."""
-    await uow.connection.execute(
+async def withdraw_kinds(uow: UnitOfWork, user_id: UUID, kinds: Collection[str]) -> list[str]:
+    """The user moved on: none of their live actions of these kinds can be taken any more (their kinds)."""
+    now = uow.clock.now()
+    withdrawn = await uow.connection.execute(
         update(ACTIONS)
-        .where(ACTIONS.c.user_id == user_id, ACTIONS.c.kind.in_(kinds), ACTIONS.c.used_at.is_(None))
-        .values(used_at=uow.clock.now())
+        .where(
+            ACTIONS.c.user_id == user_id,
+            ACTIONS.c.kind.in_(kinds),
+            ACTIONS.c.used_at.is_(None),
+            ACTIONS.c.expires_at > now,
+        )
+        .values(used_at=now)
+        .returning(ACTIONS.c.kind)
     )
+    return [kind for (kind,) in withdrawn]

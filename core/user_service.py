@@ -61,8 +61,9 @@ async def find_by_telegram_id(uow: UnitOfWork, telegram_id: int) -> UserRecord |
     return None if row is None else UserRecord(**row._mapping)
 
 
-async def get_user(uow: UnitOfWork, user_id: UUID) -> UserRecord:
-    return _record(await _load(uow, user_id))
+async def get_user(uow: UnitOfWork, user_id: UUID, *, lock: bool = False) -> UserRecord:
+    """The user; with `lock`, their row held until the transaction ends (one request of theirs at a time)."""
+    return _record(await _load(uow, user_id, for_update=lock))
 
 
 async def active_among(uow: UnitOfWork, user_ids: Iterable[UUID]) -> set[UUID]:

@@ -137,9 +137,12 @@ class PaymentDesk:
 
         async def work(uow: UnitOfWork) -> WithdrawalRecord:
             record = await withdrawals.get(uow, withdrawal_id, lock=True)
+            if record.provider != manual.NAME and status in (WithdrawalStatus.SUBMITTED, WithdrawalStatus.FAILED):
+                # That provider sends it itself: marked sent by hand as well, it would be paid twice; marked failed,
+                # its money would come back while the provider may still pay it. (Settled or returned, as the bank
+                # statement shows, it may be marked: that money has moved.)
+                raise PaymentRefused(f"this withdrawal is paid through {record.provider}, not by hand")
             if status is WithdrawalStatus.SUBMITTED:
-                if record.provider != manual.NAME:  # that provider sends it itself: by hand as well, it is paid twice
-                    raise PaymentRefused(f"this withdrawal is paid through {record.provider}, not by hand")
                 # The reference is the withdrawal's own (unique); the admin's words (a batch name) go with it.
                 return await withdrawals.submitted(uow, record, f"manual-{withdrawal_id} {detail}".strip())
             if status is WithdrawalStatus.RETURNED:

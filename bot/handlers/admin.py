@@ -24,7 +24,7 @@ from core.pending_actions import Spend, spent_with
 from core.users import UserRecord
 
 from ..context import BotContext
-from ..fresh_code import ADMIN_ACTION, peek_confirmed, wait_for_code, waiting
+from ..fresh_code import ADMIN_ACTION, confirmed_by_code, wait_for_code, waiting
 from ..render import esc, usd
 from . import admin_money
 from .admin_screens import (
@@ -86,8 +86,7 @@ async def user(update: Update, context: BotContext, admin_user: UserRecord | Non
         raise NotFound("investor", words[0])
     if len(words) > 1 and words[1].lower() == "limits":
         payload = {"verb": "limits", "target": str(found.id), "reason": " ".join(_limits(words[2:]))}
-        await wait_for_code(context, admin_user, ADMIN_ACTION, payload)
-        await context.bot.send_message(admin_user.telegram_id, "To set these limits, send a fresh code.")
+        await wait_for_code(context, admin_user, ADMIN_ACTION, payload, "To set these limits, send a fresh code.")
         return
     if len(words) > 1:
         what = _review(words[1])
@@ -95,9 +94,12 @@ async def user(update: Update, context: BotContext, admin_user: UserRecord | Non
         if what in NEEDS_REASON and not reason:
             raise InvalidCommand("say why: the investor is told", USER_USAGE)
         await wait_for_code(
-            context, admin_user, ADMIN_ACTION, {"verb": what.value, "target": str(found.id), "reason": reason}
+            context,
+            admin_user,
+            ADMIN_ACTION,
+            {"verb": what.value, "target": str(found.id), "reason": reason},
+            f"To {what.value.replace('_', ' ')}, send a fresh code.",
         )
-        await context.bot.send_message(admin_user.telegram_id, f"To {what.value.replace('_', ' ')}, send a fresh code.")
         return
     card, rows = await services.db.transact(lambda uow: investor_card(uow, services.cipher, found, admin_user))
     await context.bot.send_message(
@@ -113,8 +115,9 @@ async def money(update: Update, context: BotContext, admin_user: UserRecord | No
         await context.bot.send_message(admin_user.telegram_id, await admin_money.overview(context))
         return
     payload = admin_money.plan(words)
-    await wait_for_code(context, admin_user, ADMIN_ACTION, payload)
-    await context.bot.send_message(admin_user.telegram_id, "To carry that out, send a fresh code from your app.")
+    await wait_for_code(
+        context, admin_user, ADMIN_ACTION, payload, "To carry that out, send a fresh code from your app."
+    )
 
 
 async def broadcast(update: Update, context: BotContext, admin_user: UserRecord | None) -> None:
@@ -125,9 +128,12 @@ async def broadcast(update: Update, context: BotContext, admin_user: UserRecord 
     if not text:
         raise InvalidCommand("say what to send", "/broadcast TEXT")
     await wait_for_code(
-        context, admin_user, ADMIN_ACTION, {"verb": "broadcast", "target": "all", "reason": text[:3000]}
+        context,
+        admin_user,
+        ADMIN_ACTION,
+        {"verb": "broadcast", "target": "all", "reason": text[:3000]},
+        "To send it to every investor, send a fresh code.",
     )
-    await context.bot.send_message(admin_user.telegram_id, "To send it to every investor, send a fresh code.")
 
 
 async def on_menu(update: Update, context: BotContext, user: UserRecord | None) -> None:
@@ -152,9 +158,9 @@ async def on_action(update: Update, context: BotContext, user: UserRecord | None
     found = ACT.fullmatch(query.data or "")
     if found is None:
         raise ActionUnavailable("unknown")
-    await wait_for_code(context, user, ADMIN_ACTION, {"verb": found.group(1), "target": found.group(2), "reason": ""})
     await query.answer()
-    await context.bot.send_message(user.telegram_id, f"To {found.group(1)}, send a fresh code from your app.")
+    payload = {"verb": found.group(1), "target": found.group(2), "reason": ""}
+    await wait_for_code(context, user, ADMIN_ACTION, payload, f"To {found.group(1)}, send a fresh code from your app.")
 
 
 async def is_waiting(context: BotContext, user: UserRecord) -> bool:
@@ -162,42 +168,46 @@ async def is_waiting(context: BotContext, user: UserRecord) -> bool:
 
 
 async def confirm_with_code(update: Update, context: BotContext, user: UserRecord, code: str) -> None:
+    async with confirmed_by_code(context, user, ADMIN_ACTION, code) as (confirmed, spend):
+        text = await _carry_out(context, user, confirmed.payload, spend)
+    await context.bot.send_message(user.telegram_id, text)
+
+
+async def _carry_out(context: BotContext, user: UserRecord, payload: dict[str, str], spend: Spend) -> str:
+    """What the admin's code confirmed, the code spent in the transaction that does it: a process dying between
+    the two leaves it waiting for the admin's next code, never spent for nothing."""
     services = context.services
-    # The code's action is spent in the transaction of what it confirms: a process dying between the two leaves
-    # it waiting for the admin's next code, never spent for nothing.
-    confirmed, spend = await peek_confirmed(context, user, ADMIN_ACTION, code)
-    verb, target, who = confirmed.payload["verb"], confirmed.payload["target"], f"admin:{user.id}"
+    verb, target, who = payload["verb"], payload["target"], f"admin:{user.id}"
     if verb in ("approve", "reject"):
-        reason = confirmed.payload.get("reason", "")
+        reason = payload.get("reason", "")
         record = await services.payments.review(
             UUID(target), approve=verb == "approve", admin=who, reason=reason, spending=spend
         )
-        text = f"Withdrawal of {usd(record.amount)}: {record.status.value.replace('_', ' ')}."
-    elif verb in Review.__members__.values():
-        reason = confirmed.payload.get("reason") or "by an admin"
+        return f"Withdrawal of {usd(record.amount)}: {record.status.value.replace('_', ' ')}."
+    if verb in Review.__members__.values():
+        reason = payload.get("reason") or "by an admin"
         changed = await services.db.transact(
             spent_with(spend, lambda uow: account_reviews.review(uow, UUID(target), Review(verb), who, reason))
         )
-        text = f"The account is now {changed.status.value.replace('_', ' ')}."
-    elif verb.startswith("money_"):
-        text = await admin_money.carry_out(context, user, confirmed.payload, spend)
-    elif verb == "limits":
-        overrides = _overrides(confirmed.payload["reason"].split())
+        return f"The account is now {changed.status.value.replace('_', ' ')}."
+    if verb.startswith("money_"):
+        return await admin_money.carry_out(context, user, payload, spend)
+    if verb == "limits":
+        overrides = _overrides(payload["reason"].split())
         await services.db.transact(spent_with(spend, lambda uow: _set_limits(uow, who, UUID(target), overrides)))
-        text = "Limits set." if any(vars(overrides).values()) else "Limits back to the platform's."
-    elif verb == "broadcast":
-        count = await services.db.transact(
-            spent_with(spend, lambda uow: _broadcast(uow, who, confirmed.payload["reason"]))
-        )
-        text = f"Broadcast to {count} investor(s)."
-    elif verb == "cancel_all":
-        text = f"Cancelling {await _cancel_all(context, who, spend)} open order(s)."
-    else:
-        con_id = 0 if target == "all" else int(target)
-        await services.db.transact(spent_with(spend, lambda uow: _set_halt(uow, who, con_id, halted=verb == "halt")))
-        what = "all trading" if con_id == 0 else f"trading in #{con_id}"
-        text = f"Halted {what}." if verb == "halt" else f"Resumed {what}."
-    await context.bot.send_message(user.telegram_id, text)
+        return "Limits set." if any(vars(overrides).values()) else "Limits back to the platform's."
+    if verb == "broadcast":
+        count = await services.db.transact(spent_with(spend, lambda uow: _broadcast(uow, who, payload["reason"])))
+        return f"Broadcast to {count} investor(s)."
+    if verb == "cancel_all":
+        # Spent first: the cancels are many transactions and messages to IB, never one with the code; a process
+        # dying midway leaves the admin to ask again for what is still live.
+        await services.db.transact(spend)
+        return f"Cancelling {await _cancel_all(context, who)} open order(s)."
+    con_id = 0 if target == "all" else int(target)
+    await services.db.transact(spent_with(spend, lambda uow: _set_halt(uow, who, con_id, halted=verb == "halt")))
+    what = "all trading" if con_id == 0 else f"trading in #{con_id}"
+    return f"Halted {what}." if verb == "halt" else f"Resumed {what}."
 
 
 LIMIT_WORDS = {"orders": "orders_per_minute", "notional": "max_order_notional", "withdraw": "withdrawal_daily_limit"}
@@ -262,22 +272,23 @@ async def halt(update: Update, context: BotContext, admin_user: UserRecord | Non
     if contract is None:
         raise NotFound("instrument", words[0])
     verb = "resume" if len(words) == 2 else "halt"
-    await wait_for_code(context, admin_user, ADMIN_ACTION, {"verb": verb, "target": str(contract.con_id), "reason": ""})
-    await context.bot.send_message(admin_user.telegram_id, f"To {verb} {esc(contract.symbol)}, send a fresh code.")
+    await wait_for_code(
+        context,
+        admin_user,
+        ADMIN_ACTION,
+        {"verb": verb, "target": str(contract.con_id), "reason": ""},
+        f"To {verb} {esc(contract.symbol)}, send a fresh code.",
+    )
 
 
-async def _cancel_all(context: BotContext, who: str, spend: Spend) -> int:
-    """Every live order cancelled. The code is spent with the audit record, after the cancels: a process dying
-    midway leaves it waiting, and the admin's next code cancels what is still live."""
+async def _cancel_all(context: BotContext, who: str) -> int:
     broker = context.services.broker
     live = await context.services.db.transact(all_live_orders, readonly=True)
     for order in live:
         _cancelled, block = await broker.trading.cancel_order(order.owner_id, order.id)
         if block is not None:
             await broker.link.cancel_requested(block)
-    await context.services.db.transact(
-        spent_with(spend, lambda uow: audit.record(uow, who, "orders.cancel_all", "all", count=len(live)))
-    )
+    await context.services.db.transact(lambda uow: audit.record(uow, who, "orders.cancel_all", "all", count=len(live)))
     return len(live)
 
 

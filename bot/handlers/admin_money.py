@@ -17,7 +17,7 @@ from uuid import UUID
 
 from core import audit, user_service
 from core.errors import InvalidCommand, NotFound
-from core.pending_actions import Spend, spent_with
+from core.pending_actions import Spend
 from core.users import UserRecord
 from payments.bank_details import BankKind
 from payments.deposits import in_suspense
@@ -43,8 +43,8 @@ AMOUNT = re.compile(r"\d{1,9}(\.\d{1,2})?")
 async def overview(context: BotContext) -> str:
     services = context.services
     stray = await services.db.transact(in_suspense, readonly=True)
-    waiting = await services.payments.payouts(WithdrawalStatus.APPROVED)
-    lines = ["<b>Money</b>", f"Payouts approved, waiting for the bank: {len(waiting)}"]
+    waiting = await services.payments.to_export()
+    lines = ["<b>Money</b>", f"Payouts approved, to export for the bank: {len(waiting)}"]
     lines += [f"Suspense: {usd(t.amount)} ref {esc(reference)} (<code>{t.id}</code>)" for t, reference in stray]
     lines.append(f"<code>{esc(USAGE)}</code>")
     return "\n".join(lines)
@@ -68,8 +68,7 @@ def plan(words: list[str]) -> dict[str, str]:
 
 
 async def carry_out(context: BotContext, admin_user: UserRecord, payload: dict[str, str], spend: Spend) -> str:
-    """What the admin's code confirmed, with the code spent in its transaction (for an export, once the files
-    are out)."""
+    """What the admin's code confirmed, with the code spent in its transaction."""
     services, who, verb = context.services, f"admin:{admin_user.id}", payload["verb"]
     payments = services.payments
     if verb == "money_record":
@@ -85,6 +84,9 @@ async def carry_out(context: BotContext, admin_user: UserRecord, payload: dict[s
         outcome = MARKS[payload["outcome"]]
         record = await payments.mark(UUID(payload["target"]), outcome, payload["reason"] or f"by {who}", spending=spend)
         return f"Withdrawal of {usd(record.amount)}: {record.status.value}."
+    # An export is files sent to the admin, never one transaction with the code: spent first, it is asked again
+    # if the process dies before they are out.
+    await services.db.transact(spend)
     payouts = await payments.to_export()
     today = services.clock.now().date()
     sepa = [p for p in payouts if p.kind is BankKind.IBAN]
@@ -95,9 +97,7 @@ async def carry_out(context: BotContext, admin_user: UserRecord, payload: dict[s
     if us:
         await context.bot.send_document(admin_user.telegram_id, ach_csv(us).encode(), filename=f"ach-{today}.csv")
     count = len(sepa) + len(us)
-    await services.db.transact(
-        spent_with(spend, lambda uow: audit.record(uow, who, "payouts.exported", "all", count=count))
-    )
+    await services.db.transact(lambda uow: audit.record(uow, who, "payouts.exported", "all", count=count))
     return f"Exported {len(sepa)} IBAN and {len(us)} US payouts. Mark each sent once the bank has them."
 
 

@@ -25,7 +25,7 @@ from payments.bank_details import BankDetails, iban_details, us_details
 from payments.states import WithdrawalStatus
 
 from ..context import BotContext
-from ..fresh_code import ADD_BANK, WITHDRAW, ask_for_code, peek_confirmed, wait_for_code, waiting
+from ..fresh_code import ADD_BANK, WITHDRAW, ask_for_code, confirmed_by_code, wait_for_code, waiting
 from ..render import esc, usd
 
 BANK_USAGE = "/bank add IBAN [BIC], or /bank add us ROUTING ACCOUNT, or /bank remove N"
@@ -68,12 +68,11 @@ async def bank(update: Update, context: BotContext, user: UserRecord | None) -> 
     )).full_name or ""  # fmt: skip
     sealed = services.cipher.keyring.seal(json.dumps(details.__dict__ | {"kind": details.kind.value}), _where(user))
     payload = {"details": sealed.hex(), "holder": name}
-    await wait_for_code(context, user, ADD_BANK, payload)
-    await context.bot.send_message(
-        user.telegram_id,
+    await wait_for_code(
+        context, user, ADD_BANK, payload,
         f"Add {esc(details.masked)} in the name of {esc(name)}? To confirm, send the 6-digit code from your "
         "authenticator app now.",
-    )
+    )  # fmt: skip
 
 
 async def deposit(update: Update, context: BotContext, user: UserRecord | None) -> None:
@@ -122,7 +121,7 @@ async def on_pick(update: Update, context: BotContext, user: UserRecord | None) 
         raise ActionUnavailable("unknown")
     ttl = timedelta(seconds=context.services.settings.bot_confirm_seconds)
 
-    async def pick(uow: UnitOfWork) -> dict[str, str]:
+    async def pick(uow: UnitOfWork) -> tuple[dict[str, str], str]:
         # The pick is spent in the transaction that sets the withdrawal waiting for its code: a process dying
         # between the two would leave a button that says "already used" and nothing waiting.
         picked = await pending_actions.take(uow, found.group(1), user.id, PICK_BANK)
@@ -130,14 +129,13 @@ async def on_pick(update: Update, context: BotContext, user: UserRecord | None) 
         if number >= len(banks):
             raise ActionUnavailable("unknown")
         payload = {"amount": picked.payload["amount"], "bank": banks[number], "key": f"bot/{picked.token}"}
-        await ask_for_code(uow, user.id, WITHDRAW, payload, ttl)
-        return payload
+        return payload, await ask_for_code(uow, user.id, WITHDRAW, payload, ttl)
 
-    payload = await context.services.db.transact(pick)
+    payload, replaced = await context.services.db.transact(pick)
     await query.answer()
     await query.edit_message_text(
-        f"Withdraw {usd(Decimal(payload['amount']))}: to confirm, send the 6-digit code from your authenticator "
-        "app now."
+        f"{replaced}Withdraw {usd(Decimal(payload['amount']))}: to confirm, send the 6-digit code from your "
+        "authenticator app now."
     )
 
 
@@ -146,17 +144,17 @@ async def confirm_with_code(update: Update, context: BotContext, user: UserRecor
     services, payments = context.services, context.services.payments
     # The code's action is spent in the transaction of what it confirms: a process dying between the two leaves
     # it waiting for the next code, never spent for nothing.
-    confirmed, spend = await peek_confirmed(context, user, kind, code)
-    if kind == ADD_BANK:
-        opened = json.loads(services.cipher.keyring.open(bytes.fromhex(confirmed.payload["details"]), _where(user)))
-        added = await payments.add_bank(user.id, _rebuilt(opened), confirmed.payload["holder"], spending=spend)
-        text = f"Added {esc(added.masked)}. It can receive withdrawals from {added.usable_from:%Y-%m-%d %H:%M} UTC."
-    else:
+    async with confirmed_by_code(context, user, kind, code) as (confirmed, spend):
         payload = confirmed.payload
-        record = await payments.withdraw(
-            user.id, UUID(payload["bank"]), Decimal(payload["amount"]), payload["key"], spending=spend
-        )
-        text = f"Withdrawal of {usd(record.amount)}: {_status_words(record.status)}. /withdrawals shows it."
+        if kind == ADD_BANK:
+            opened = json.loads(services.cipher.keyring.open(bytes.fromhex(payload["details"]), _where(user)))
+            added = await payments.add_bank(user.id, _rebuilt(opened), payload["holder"], spending=spend)
+            text = f"Added {esc(added.masked)}. It can receive withdrawals from {added.usable_from:%Y-%m-%d %H:%M} UTC."
+        else:
+            record = await payments.withdraw(
+                user.id, UUID(payload["bank"]), Decimal(payload["amount"]), payload["key"], spending=spend
+            )
+            text = f"Withdrawal of {usd(record.amount)}: {_status_words(record.status)}. /withdrawals shows it."
     await context.bot.send_message(user.telegram_id, text)
 
 

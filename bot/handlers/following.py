@@ -31,7 +31,7 @@ from ledger.sleeves import sleeve_books
 from ..context import BotContext
 from ..copy_view import copy_summary, terms_text
 from ..follow_args import chosen, draft_of, next_question, parse_edit, parse_follow, terms_of
-from ..fresh_code import FOLLOW, ask_for_code, peek_confirmed, waiting
+from ..fresh_code import FOLLOW, ask_for_code, confirmed_by_code, waiting
 from ..render import esc, shares
 
 DRAFT = "follow_draft"
@@ -75,20 +75,18 @@ async def on_step(update: Update, context: BotContext, user: UserRecord | None) 
         return
     ttl = timedelta(seconds=services.settings.bot_confirm_seconds)
 
-    async def step(uow: UnitOfWork) -> dict[str, Any]:
+    async def step(uow: UnitOfWork) -> tuple[dict[str, Any], str]:
         # Confirmed, the draft is spent in the transaction that sets the follow waiting for its code: a process
         # dying between the two would leave a button that says "already used" and nothing waiting.
         taken = (await pending_actions.take(uow, token, user.id, DRAFT)).payload
-        if verb == "fc":
-            await ask_for_code(uow, user.id, FOLLOW, taken, ttl)
-        return taken
+        return taken, await ask_for_code(uow, user.id, FOLLOW, taken, ttl) if verb == "fc" else ""
 
-    draft = await services.db.transact(step)
+    draft, replaced = await services.db.transact(step)
     await query.answer()
     if verb == "fc":
         await query.edit_message_text(
-            f"{terms_text(draft['alias'], terms_of(draft))}\n\n<b>To confirm, send the 6-digit code from your "
-            "authenticator app now.</b>"
+            f"{replaced}{terms_text(draft['alias'], terms_of(draft))}\n\n<b>To confirm, send the 6-digit code "
+            "from your authenticator app now.</b>"
         )
         return
     picked = chosen(*choice) if len(choice) == 2 else None
@@ -100,9 +98,9 @@ async def on_step(update: Update, context: BotContext, user: UserRecord | None) 
 async def confirm_with_code(update: Update, context: BotContext, user: UserRecord, code: str) -> None:
     """The code that confirms a follow waiting for one (see security.on_code)."""
     services = context.services
-    confirmed, spend = await peek_confirmed(context, user, FOLLOW, code)  # spent with the follow, or not at all
-    draft = confirmed.payload
-    copy = await services.broker.copies.follow(user.id, draft["alias"], terms_of(draft), spending=spend)
+    async with confirmed_by_code(context, user, FOLLOW, code) as (confirmed, spend):  # spent with the follow
+        draft = confirmed.payload
+        copy = await services.broker.copies.follow(user.id, draft["alias"], terms_of(draft), spending=spend)
     done = "You now follow" if copy.mode is CopyMode.ALERTS else "You now copy"
     await context.bot.send_message(user.telegram_id, f"{done} <b>{esc(draft['alias'])}</b>. /following shows it.")
 

@@ -113,8 +113,8 @@ async def _order(update: Update, context: BotContext, user: UserRecord, args: Or
     except SessionLocked as locked:
         payload = {"side": args.side.value, "symbol": args.symbol, "quantity": args.quantity, "limit": args.limit}
         ttl = timedelta(minutes=5)
-        await services.db.transact(lambda uow: ask_for_code(uow, user.id, ORDER_AFTER_UNLOCK, payload, ttl))
-        await context.bot.send_message(user.telegram_id, explain(locked))
+        replaced = await services.db.transact(lambda uow: ask_for_code(uow, user.id, ORDER_AFTER_UNLOCK, payload, ttl))
+        await context.bot.send_message(user.telegram_id, replaced + explain(locked))
         return
     quantity = await _shares_to_sell(context, user, args.symbol) if args.quantity == ALL else args.quantity
     request = OrderRequest(user.id, "preview", args.symbol, args.side, quantity, args.limit, args.tif)

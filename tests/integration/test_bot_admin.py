@@ -226,10 +226,9 @@ async def test_an_admin_named_in_the_settings_is_one_from_their_first_start(bot_
     assert "for admins" in (await others.send("/admin"))[0]["text"]
 
 
-async def test_an_admins_code_is_spent_with_what_it_confirms_or_not_at_all(trading_bot: BotDesk) -> None:
-    """A code whose action cannot be carried out (the withdrawal was cancelled meanwhile) leaves the action
-    waiting, as a process dying before the effect would: it is spent only in the transaction that carries it out.
-    Asking for another action drops it."""
+async def test_an_admins_code_confirms_the_latest_request_once_and_a_refusal_ends_it(trading_bot: BotDesk) -> None:
+    """One thing at a time waits for the admin's code: a newer request replaces the older, which no later code
+    carries out. A refused action ends (a later code must not carry it out when it may no longer be wanted)."""
     bot, clock = trading_bot, trading_bot.clock
     investor = bot.chat(INVESTOR)
     await onboard(investor)
@@ -249,15 +248,16 @@ async def test_an_admins_code_is_spent_with_what_it_confirms_or_not_at_all(tradi
         await chat.replies(0)  # the notice read: the next reply is the next command's
         return record
 
-    cancelled = await to_review(2000, "cancelled")
-    await chat.send(f"/money approve {cancelled.id}")
-    await payments.cancel(owner, cancelled.id)
+    replaced, kept = await to_review(2000, "replaced"), await to_review(1500, "kept")
+    assert "replaces" not in (await chat.send(f"/money approve {replaced.id}"))[0]["text"]
+    asked = (await chat.send(f"/money approve {kept.id}"))[0]["text"]
+    assert asked.startswith("(This replaces the admin action that waited for a code.)"), asked
+    assert "Withdrawal of $1,500.00: approved" in (await chat.send(code()))[0]["text"]
+    assert not await still_waiting()  # the replaced approval went with it
+    assert "Trading is unlocked" in (await chat.send(code()))[0]["text"]  # a later code is only a code
+
+    await chat.send(f"/money approve {replaced.id}")
+    await payments.cancel(owner, replaced.id)  # the investor cancels meanwhile
     refused = (await chat.send(code()))[0]["text"]
     assert refused == "Withdrawal cannot go from cancelled to approved.", refused
-    assert await still_waiting()  # not spent for nothing
-
-    kept = await to_review(1500, "kept")
-    await chat.send(f"/money approve {kept.id}")  # one thing at a time waits for a code: this one, now
-    assert "Withdrawal of $1,500.00: approved" in (await chat.send(code()))[0]["text"]
-    assert not await still_waiting()  # the refused approval went with it: no later code carries it out
-    assert "Withdrawal of $1,500.00" not in " ".join(m["text"] for m in await chat.send(code()))  # spent: once
+    assert not await still_waiting()

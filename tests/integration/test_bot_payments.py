@@ -57,11 +57,17 @@ async def test_bank_deposit_trade_settle_withdraw_approve_and_pay(trading_bot: B
     # the real time).
     clock.set(max(clock.now(), datetime.now(UTC)) + timedelta(days=8))
     # A withdrawal left waiting for its code, then an order that asks for one: the code is the order's (it
-    # unlocks trading), and no later code carries out the withdrawal the user moved on from.
-    dropped = (await chat.send("/withdraw 100"))[0]
-    await chat.press(dropped, "IBAN ...3000", replies=0)
-    await eventually(lambda: chat.saw("Withdraw $100.00: to confirm"), what="the account picked")
-    assert "Trading is locked" in (await chat.send("/buy AAPL 1"))[0]["text"]
+    # unlocks trading), and no later code carries out the withdrawal the user moved on from. A /stop asking for
+    # the code to unlock does the same.
+    for amount in ("100", "110"):
+        dropped = (await chat.send(f"/withdraw {amount}"))[0]
+        await chat.press(dropped, "IBAN ...3000", replies=0)
+        await eventually(lambda a=amount: chat.saw(f"Withdraw ${a}.00: to confirm"), what="the account picked")
+        if amount == "100":
+            stop = (await chat.send("/stop AAPL 150"))[0]["text"]
+            assert stop.startswith("(This replaces the withdrawal that waited for a code.)\nTrading is locked")
+    locked = (await chat.send("/buy AAPL 1"))[0]["text"]
+    assert locked.startswith("(This replaces the withdrawal that waited for a code.)") and "Trading is locked" in locked
     unlocked = await chat.send(code(), replies=2)
     assert "unlocked" in unlocked[0]["text"] and "Confirm" in str(unlocked[1]["buttons"])
     await chat.press(unlocked[1], "Cancel")

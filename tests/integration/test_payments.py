@@ -24,6 +24,7 @@ from core.config import Settings
 from core.crypto import FieldCipher
 from core.db import Database, UnitOfWork
 from core.errors import ActionUnavailable, InvalidTransition, PaymentRefused
+from core.pending_actions import Spend
 from core.users import PersonalData, UserStatus
 from ledger import operations
 from ledger.accounts import AccountKind, Asset
@@ -258,8 +259,9 @@ async def test_the_manual_provider_exports_a_pain001_file_and_an_ach_csv(bank: B
     await manual.withdraw(owner, us, Decimal(50), "ach")
     payouts = await manual.to_export()
     assert sandbox.id not in {p.withdrawal_id for p in payouts} and len(payouts) == 2
-    with pytest.raises(PaymentRefused, match="paid through sandbox, not by hand"):
-        await manual.mark(sandbox.id, WithdrawalStatus.SUBMITTED, "batch 8")
+    for outcome in (WithdrawalStatus.SUBMITTED, WithdrawalStatus.FAILED):
+        with pytest.raises(PaymentRefused, match="paid through sandbox, not by hand"):
+            await manual.mark(sandbox.id, outcome, "batch 8")
     sepa = [p for p in payouts if p.kind.value == "iban"]
     xml = credit_transfer_file(SETTINGS, sepa, bank.clock.now().date()).decode()
     assert "pain.001.001.03" in xml and IBAN in xml and "123.45" in xml and "Jane Doe" in xml
@@ -386,3 +388,30 @@ async def test_an_admin_marks_several_manual_payouts_sent_under_one_batch_name(
         record = await bank.desk.withdraw(owner, account, Decimal(amount), key)
         sent = await bank.desk.mark(record.id, WithdrawalStatus.SUBMITTED, "batch 7")
         assert sent.status is WithdrawalStatus.SUBMITTED and sent.provider_ref == f"manual-{record.id} batch 7"
+
+
+async def test_an_admins_confirmation_is_spent_with_the_review_or_not_at_all(bank: Bank, db: Database) -> None:
+    """Refused in the transaction (the withdrawal was cancelled meanwhile), the admin's code stays as it was:
+    the handler decides what a refusal means. Carried out, it is spent there, once."""
+    owner, admin = await bank.investor(), await new_investor(db)
+    await bank.deposited(owner, "5000")
+    account = await bank.with_bank(owner)
+
+    async def confirmation() -> Spend:
+        action = await db.transact(
+            lambda uow: pending_actions.offer(uow, admin, "admin_confirm", {}, timedelta(minutes=2))
+        )
+        return functools.partial(pending_actions.take, token=action.token, user_id=admin, kind="admin_confirm")
+
+    cancelled = await bank.desk.withdraw(owner, account, Decimal(2000), "to cancel")
+    await bank.desk.cancel(owner, cancelled.id)
+    spend = await confirmation()
+    with pytest.raises(InvalidTransition):
+        await bank.desk.review(cancelled.id, approve=True, admin="admin:a", spending=spend)
+    assert await db.transact(lambda uow: pending_actions.waiting(uow, admin, "admin_confirm"), readonly=True)
+    large = await bank.desk.withdraw(owner, account, Decimal(1500), "to approve")
+    approved = await bank.desk.review(large.id, approve=True, admin="admin:a", spending=spend)
+    assert approved.status is WithdrawalStatus.APPROVED
+    assert not await db.transact(lambda uow: pending_actions.waiting(uow, admin, "admin_confirm"), readonly=True)
+    with pytest.raises(ActionUnavailable):  # spent: the same code cannot act twice
+        await bank.desk.review(large.id, approve=False, admin="admin:a", spending=spend)

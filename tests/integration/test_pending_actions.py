@@ -52,18 +52,20 @@ async def test_one_thing_at_a_time_waits_for_a_code(db: Database, asks: list[str
     """Whatever a user asked in between, only the newest request that waits for a code can take the next one;
     actions behind buttons (an order preview) are left as they were."""
     user = await new_investor(db)
-    buttons = []
+    buttons, waiting = [], None
     for kind in asks:
         if kind == "order":
             buttons.append(await db.transact(lambda uow: pending_actions.offer(uow, user, "order", {}, TTL)))
-        else:
-            await db.transact(lambda uow, k=kind: fresh_code.ask_for_code(uow, user, k, {"kind": k}, TTL))
-    asked = [kind for kind in asks if kind != "order"]
+            continue
+        told = await db.transact(lambda uow, k=kind: fresh_code.ask_for_code(uow, user, k, {"kind": k}, TTL))
+        said = f"(This replaces {fresh_code.WORDS[waiting]} that waited for a code.)\n" if waiting else ""
+        assert told == said  # the user is told what their new request replaced
+        waiting = kind
     live = {
         kind
         for kind in fresh_code.KINDS
         if await db.transact(lambda uow, k=kind: pending_actions.waiting(uow, user, k))
     }
-    assert live == set(asked[-1:])
+    assert live == ({waiting} if waiting else set())
     for button in buttons:
         assert await db.transact(lambda uow, b=button: pending_actions.peek(uow, b.token, user, "order"))
