@@ -18,7 +18,7 @@ from typing import Any
 
 from core import pending_actions, two_factor, user_service
 from core.db import UnitOfWork
-from core.errors import ActionUnavailable, BrokerUnavailable, DomainError
+from core.errors import ActionUnavailable, DomainError
 from core.pending_actions import Action, Spend
 from core.users import UserRecord
 
@@ -77,7 +77,7 @@ async def confirmed_by_code(
         raise ActionUnavailable("expired")
     try:
         yield waiting_now, functools.partial(pending_actions.take, token=waiting_now.token, user_id=user.id, kind=kind)
-    except (DomainError, BrokerUnavailable):
+    except DomainError:  # not BrokerUnavailable: "try again shortly" means the code's next try
         await context.services.db.transact(lambda uow: pending_actions.withdraw(uow, waiting_now.token, user.id))
         raise
 

@@ -77,7 +77,11 @@ async def _code_to_unlock(context: BotContext, user: UserRecord | None) -> str:
     """The user is asked for a code to unlock trading: nothing else may take it (a withdrawal left waiting)."""
     if user is None:
         return ""
-    return await context.services.db.transact(lambda uow: drop_waiting(uow, user.id))
+    try:
+        return await context.services.db.transact(lambda uow: drop_waiting(uow, user.id))
+    except Exception:  # the refusal is still to be told: what waited expires by itself
+        log.exception("could not drop what waited for the user's code")
+        return ""
 
 
 def _private(update: Update) -> bool:

@@ -62,8 +62,10 @@ async def find_by_telegram_id(uow: UnitOfWork, telegram_id: int) -> UserRecord |
 
 
 async def get_user(uow: UnitOfWork, user_id: UUID, *, lock: bool = False) -> UserRecord:
-    """The user; with `lock`, their row held until the transaction ends (one request of theirs at a time)."""
-    return _record(await _load(uow, user_id, for_update=lock))
+    """The user; with `lock`, their row held until the transaction ends (one request of theirs at a time). The
+    lock lets rows that refer to the user be written meanwhile (FOR NO KEY UPDATE on PostgreSQL): it waits only
+    for another such lock, never for a withdrawal or a follow being recorded."""
+    return _record(await _load(uow, user_id, for_update=lock, key_share=True))
 
 
 async def active_among(uow: UnitOfWork, user_ids: Iterable[UUID]) -> set[UUID]:
@@ -130,10 +132,10 @@ async def _by_telegram_id(uow: UnitOfWork, telegram_id: int) -> User | None:
     return result.one_or_none()
 
 
-async def _load(uow: UnitOfWork, user_id: UUID, *, for_update: bool = False) -> User:
+async def _load(uow: UnitOfWork, user_id: UUID, *, for_update: bool = False, key_share: bool = False) -> User:
     query = select(User).where(User.id == user_id)
     if for_update:
-        query = query.with_for_update()
+        query = query.with_for_update(key_share=key_share)
     user = (await uow.session.scalars(query)).one_or_none()
     if user is None:
         raise NotFound("user", user_id)

@@ -1,32 +1,26 @@
 """The admin chat (private, admins only): /admin's menu, the withdrawals waiting for a review, reconciliation
 breaks, the trading halt and the platform's report. Each action that changes something asks for a fresh code
-from the admin's authenticator (the next 6-digit code confirms it, security.on_code), and goes into the audit
-trail with the admin's name for it."""
+from the admin's authenticator (the next 6-digit code confirms it: admin_actions), and goes into the audit trail
+with the admin's name for it."""
 
 from __future__ import annotations
 
 import re
-from decimal import Decimal
-from uuid import UUID
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
-from broker import halts
-from broker.order_store import all_live_orders
-from core import account_reviews, audit, notifications, user_service
+from core import user_service
 from core.account_reviews import Review
 from core.crypto import FieldCipher
 from core.db import UnitOfWork
 from core.errors import ActionUnavailable, InvalidCommand, NotFound
-from core.limits import Overrides, set_overrides
-from core.outbox import Message, publish
-from core.pending_actions import Spend, spent_with
 from core.users import UserRecord
 
 from ..context import BotContext
-from ..fresh_code import ADMIN_ACTION, confirmed_by_code, wait_for_code, waiting
-from ..render import esc, usd
+from ..fresh_code import ADMIN_ACTION, wait_for_code
+from ..render import esc
 from . import admin_money
+from .admin_actions import overrides_of
 from .admin_screens import (
     audit_screen,
     breaks_screen,
@@ -163,89 +157,12 @@ async def on_action(update: Update, context: BotContext, user: UserRecord | None
     await wait_for_code(context, user, ADMIN_ACTION, payload, f"To {found.group(1)}, send a fresh code from your app.")
 
 
-async def is_waiting(context: BotContext, user: UserRecord) -> bool:
-    return await waiting(context, user, ADMIN_ACTION)
-
-
-async def confirm_with_code(update: Update, context: BotContext, user: UserRecord, code: str) -> None:
-    async with confirmed_by_code(context, user, ADMIN_ACTION, code) as (confirmed, spend):
-        text = await _carry_out(context, user, confirmed.payload, spend)
-    await context.bot.send_message(user.telegram_id, text)
-
-
-async def _carry_out(context: BotContext, user: UserRecord, payload: dict[str, str], spend: Spend) -> str:
-    """What the admin's code confirmed, the code spent in the transaction that does it: a process dying between
-    the two leaves it waiting for the admin's next code, never spent for nothing."""
-    services = context.services
-    verb, target, who = payload["verb"], payload["target"], f"admin:{user.id}"
-    if verb in ("approve", "reject"):
-        reason = payload.get("reason", "")
-        record = await services.payments.review(
-            UUID(target), approve=verb == "approve", admin=who, reason=reason, spending=spend
-        )
-        return f"Withdrawal of {usd(record.amount)}: {record.status.value.replace('_', ' ')}."
-    if verb in Review.__members__.values():
-        reason = payload.get("reason") or "by an admin"
-        changed = await services.db.transact(
-            spent_with(spend, lambda uow: account_reviews.review(uow, UUID(target), Review(verb), who, reason))
-        )
-        return f"The account is now {changed.status.value.replace('_', ' ')}."
-    if verb.startswith("money_"):
-        return await admin_money.carry_out(context, user, payload, spend)
-    if verb == "limits":
-        overrides = _overrides(payload["reason"].split())
-        await services.db.transact(spent_with(spend, lambda uow: _set_limits(uow, who, UUID(target), overrides)))
-        return "Limits set." if any(vars(overrides).values()) else "Limits back to the platform's."
-    if verb == "broadcast":
-        count = await services.db.transact(spent_with(spend, lambda uow: _broadcast(uow, who, payload["reason"])))
-        return f"Broadcast to {count} investor(s)."
-    if verb == "cancel_all":
-        # Spent first: the cancels are many transactions and messages to IB, never one with the code; a process
-        # dying midway leaves the admin to ask again for what is still live.
-        await services.db.transact(spend)
-        return f"Cancelling {await _cancel_all(context, who)} open order(s)."
-    con_id = 0 if target == "all" else int(target)
-    await services.db.transact(spent_with(spend, lambda uow: _set_halt(uow, who, con_id, halted=verb == "halt")))
-    what = "all trading" if con_id == 0 else f"trading in #{con_id}"
-    return f"Halted {what}." if verb == "halt" else f"Resumed {what}."
-
-
-LIMIT_WORDS = {"orders": "orders_per_minute", "notional": "max_order_notional", "withdraw": "withdrawal_daily_limit"}
-
-
 def _limits(words: list[str]) -> list[str]:
     """`orders=N notional=USD withdraw=USD`, or `reset`: checked now, applied once the code confirms."""
     if words == ["reset"]:
         return []
-    _overrides(words)
+    overrides_of(words, USER_USAGE)
     return words
-
-
-def _overrides(words: list[str]) -> Overrides:
-    values: dict[str, object] = {}
-    for word in words:
-        name, _, value = word.partition("=")
-        if name not in LIMIT_WORDS or not re.fullmatch(r"\d{1,12}", value):
-            raise InvalidCommand(f"I cannot read the limit {word!r}", USER_USAGE)
-        values[LIMIT_WORDS[name]] = int(value) if name == "orders" else Decimal(value)
-    return Overrides(**values)  # type: ignore[arg-type]
-
-
-async def _set_limits(uow: UnitOfWork, who: str, user_id: UUID, overrides: Overrides) -> None:
-    await set_overrides(uow, user_id, overrides)
-    await audit.record(uow, who, "account.limits", user_id, **{k: v for k, v in vars(overrides).items() if v})
-
-
-async def _broadcast(uow: UnitOfWork, who: str, text: str) -> int:
-    audience = await notifications.audience(uow, "broadcast")
-    key = f"broadcast/{uow.ids.new_id()}"
-    await publish(
-        uow,
-        [Message("news.broadcast", f"{key}/{owner}", {"owner_id": str(owner), "text": text, "mode": mode})
-         for owner, mode in audience],
-    )  # fmt: skip
-    await audit.record(uow, who, "news.broadcast", key, audience=len(audience), text=text[:200])
-    return len(audience)
 
 
 def _review(word: str) -> Review:
@@ -279,22 +196,3 @@ async def halt(update: Update, context: BotContext, admin_user: UserRecord | Non
         {"verb": verb, "target": str(contract.con_id), "reason": ""},
         f"To {verb} {esc(contract.symbol)}, send a fresh code.",
     )
-
-
-async def _cancel_all(context: BotContext, who: str) -> int:
-    broker = context.services.broker
-    live = await context.services.db.transact(all_live_orders, readonly=True)
-    for order in live:
-        _cancelled, block = await broker.trading.cancel_order(order.owner_id, order.id)
-        if block is not None:
-            await broker.link.cancel_requested(block)
-    await context.services.db.transact(lambda uow: audit.record(uow, who, "orders.cancel_all", "all", count=len(live)))
-    return len(live)
-
-
-async def _set_halt(uow: UnitOfWork, who: str, con_id: int, *, halted: bool) -> None:
-    if halted:
-        await halts.set_halt(uow, con_id, f"halted by {who}")
-    else:
-        await halts.clear_halt(uow, con_id)
-    await audit.record(uow, who, "trading.halted" if halted else "trading.resumed", con_id or "all")

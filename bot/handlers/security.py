@@ -15,7 +15,7 @@ from core.users import Role, UserRecord
 
 from ..context import BotContext
 from ..render import esc
-from . import admin, banking, following, trading
+from . import admin_actions, banking, following, trading
 
 CODE = re.compile(r"\d{6}")
 
@@ -86,8 +86,8 @@ async def on_code(update: Update, context: BotContext, user: UserRecord, code: s
         )
         await message.reply_text("Two-factor is on. Trading and withdrawals will ask you for a code.")
         return
-    if user.role is Role.ADMIN and await admin.is_waiting(context, user):  # an admin's action
-        await admin.confirm_with_code(update, context, user, code)
+    if user.role is Role.ADMIN and await admin_actions.is_waiting(context, user):  # an admin's action
+        await admin_actions.confirm_with_code(update, context, user, code)
         return
     if await following.is_waiting(context, user):  # a follow to confirm with a fresh code
         await following.confirm_with_code(update, context, user, code)

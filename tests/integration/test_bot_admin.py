@@ -16,6 +16,8 @@ from sqlalchemy import select
 from bot.fresh_code import ADMIN_ACTION
 from bot.render import usd
 from broker import halts
+from broker.order_requests import OrderRequest
+from broker.order_states import OrderSide, OrderStatus
 from core import audit, pending_actions, user_service
 from core.limits import limits_of
 from core.users import Role
@@ -261,3 +263,26 @@ async def test_an_admins_code_confirms_the_latest_request_once_and_a_refusal_end
     refused = (await chat.send(code()))[0]["text"]
     assert refused == "Withdrawal cannot go from cancelled to approved.", refused
     assert not await still_waiting()
+
+
+async def test_cancel_all_asks_every_live_order_to_cancel(trading_bot: BotDesk, desk: Desk) -> None:
+    bot = trading_bot
+    owner = await desk.investor()
+    below = (desk.sim.quote("AAPL").bid * Decimal("0.95")).quantize(Decimal("0.01"))  # resting, not marketable
+    resting = [
+        await bot.services.broker.trading.place_order(
+            OrderRequest(owner, f"rest-{n}", "AAPL", OrderSide.BUY, 2 + n, below)
+        )
+        for n in range(2)
+    ]
+    for order in resting:
+        await eventually(lambda o=order: desk.status_is(o.id, OrderStatus.SUBMITTED), what="IB acknowledged")
+    chat, code, admin_id = await _admin(bot)
+    menu = (await chat.send("/admin"))[0]
+    broker = (await chat.press(menu, "Broker"))[0]
+    assert "send a fresh code" in (await chat.press(broker, "Cancel all open orders"))[0]["text"]
+    assert (await chat.send(code()))[0]["text"] == "Cancelling 2 open order(s)."
+    await desk.settled(*(order.id for order in resting))
+    assert {(await desk.get(order.id)).status for order in resting} == {OrderStatus.CANCELLED}
+    assert ("orders.cancel_all", f"admin:{admin_id}") in await bot.services.db.transact(_trail, readonly=True)
+    await desk.assert_matches_simulator()
