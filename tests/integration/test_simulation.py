@@ -38,7 +38,8 @@ async def test_a_seed_reproduces_exactly() -> None:
 
 async def test_the_invariants_catch_books_that_drift_from_ib_the_bank_or_the_fills(tmp_path: Path) -> None:
     """The checks are not vacuous: IB's cash moving without the books, money the bank received that the books
-    never heard of, and a fill nobody was told of, are reported. (A cached balance edited behind the ledger's
+    never heard of, a withdrawal the chat said was made that was not, and a fill nobody was told of, are
+    reported. (A cached balance edited behind the ledger's
     back cannot even be written: a trigger refuses it.)"""
     world = World(3, tmp_path)
     await world.start(investors=2)
@@ -53,6 +54,9 @@ async def test_the_invariants_catch_books_that_drift_from_ib_the_bank_or_the_fil
         world.bank.received["lost-transfer"] = Decimal(250)
         assert any("lost-transfer of 250 received by the bank" in found for found in await violations(world))
         del world.bank.received["lost-transfer"]
+        world.chat_withdrawals["bot/never-made"] = "made"  # the chat said so, and there is no such withdrawal
+        assert any("bot/never-made was made 0 times" in found for found in await violations(world))
+        del world.chat_withdrawals["bot/never-made"]
         untold = delete(OUTBOX).where(OUTBOX.c.key.like("filled/%"))  # the fill's notice lost
         await world.db.transact(lambda uow: uow.connection.execute(untold))
         assert any("its notices say 0" in found for found in await violations(world))

@@ -10,7 +10,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from broker.order_requests import OrderRequest
 from broker.order_states import OrderSide, OrderStatus
@@ -46,6 +46,7 @@ ACTIONS = {  # what happens, and how often
     "copy_round": 6,
     "notify": 10,
     "chat_trade": 12,
+    "chat_withdraw": 5,
 }
 
 
@@ -241,13 +242,16 @@ class Actions:
 
     async def drain(self) -> None:
         """Rounds of the notifier, seconds apart, until nothing waits (a claim on what failed lapses after a
-        minute): by the end of the day every notice went out."""
-        for _ in range(60):
-            await self.world.notifier.deliver_due()
-            if not await self.world.db.transact(_notices_waiting, readonly=True):
+        minute): by the end of the day every notice went out. A busy chat takes a message a round, so a long
+        backlog takes long; five minutes of rounds that deliver nothing at all means the notifier is stuck."""
+        idle = 0
+        while idle < 60:
+            idle = 0 if await self.world.notifier.deliver_due() else idle + 1
+            waiting = await self.world.db.transact(_notices_waiting, readonly=True)
+            if not waiting:
                 return
             self.world.clock.advance(timedelta(seconds=5))
-        raise NotSettled("notices still waiting after five minutes of the notifier's rounds")
+        raise NotSettled(f"notices still waiting after five minutes of rounds that delivered none: {waiting[:3]}")
 
     # ---- the market and the calendar
 
@@ -268,9 +272,9 @@ class Actions:
         self.note(f"day {self.outcome.days}")
 
 
-async def _notices_waiting(uow: Any) -> int:
-    query = select(func.count()).select_from(OUTBOX).where(OUTBOX.c.processed_at.is_(None))
-    return int((await uow.connection.execute(query)).scalar_one())
+async def _notices_waiting(uow: Any) -> list[str]:
+    query = select(OUTBOX.c.key, OUTBOX.c.claimed_until).where(OUTBOX.c.processed_at.is_(None))
+    return [f"{row.key} (claimed until {row.claimed_until})" for row in await uow.connection.execute(query)]
 
 
 async def _live_copies(uow: Any) -> list[tuple[Any, Any]]:

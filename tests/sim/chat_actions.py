@@ -1,4 +1,5 @@
-"""What investors do in the chat itself, through the bot (tests/sim/chats.py delivers it as Telegram would)."""
+"""What investors do in the chat itself, through the bot (tests/sim/chats.py delivers it as Telegram would): trade
+and withdraw, with the authenticator's codes."""
 
 from __future__ import annotations
 
@@ -49,6 +50,51 @@ class ChatActions(Actions):
         self.again = tap
         await tap()
         self.note(f"chat {text} by {n}: {label}")
+
+    async def chat_withdraw(self) -> None:
+        """/withdraw in the chat, the bank account by button, then the code. Now and then the investor turns to
+        an order while trading is locked before sending it: the code then unlocks trading, and the withdrawal it
+        replaced must never be made. A withdrawal the chat said was made must exist, once."""
+        n, owner = self._investor()
+        self.world.clock.advance(timedelta(seconds=30))  # reading and typing
+        amount = self.rng.choice((50, 200, 900, 2_500))
+        text = f"/withdraw {amount}"
+        self.again = lambda: self.chats.say(n, text)
+        replies = await self._answered(n, await self.chats.say(n, text))
+        asking = next((m for m in reversed(replies) if m.buttons()), None)
+        if asking is None:
+            self.note(f"chat {text} by {n}: {replies[-1].text.splitlines()[0] if replies else 'no answer'}")
+            return
+        account = asking.buttons()[0]
+        key = f"bot/{account['callback_data'].split(':')[1]}"
+
+        async def pick() -> None:
+            answer = await self.chats.press(n, asking, account["text"])
+            if answer is not None and not answer.get("answered"):
+                self.outcome.violations.append(f"investor {n}'s pick of a bank account was never answered")
+
+        self.again = pick
+        await pick()
+        if self.rng.random() < 0.25:  # an order first, which asks for the code to unlock trading
+            await self.chats.say(n, "/lock")
+            order = f"/buy {self.rng.choice(SYMBOLS)} 1"
+            self.again = lambda: self.chats.say(n, order)
+            told = await self._answered(n, await self.chats.say(n, order))
+            if any(m.text.startswith("(This replaces") and "the withdrawal" in m.text.split(")")[0] for m in told):
+                self.world.chat_withdrawals[key] = "dropped"
+
+        async def code() -> None:
+            self.world.clock.advance(timedelta(seconds=30))  # a code of its own, not one a dead process spent
+            sent = pyotp.TOTP(self.world.secrets[owner]).at(self.world.clock.now())
+            answers = await self._answered(n, await self.chats.say(n, sent))
+            if any(m.text.startswith(f"Withdrawal of ${amount:,}.00") for m in answers):
+                if self.world.chat_withdrawals.get(key) == "dropped":
+                    self.outcome.violations.append(f"investor {n}'s code made the withdrawal {key} they replaced")
+                self.world.chat_withdrawals[key] = "made"
+
+        self.again = code
+        await code()
+        self.note(f"chat {text} by {n}: {self.world.chat_withdrawals.get(key, 'not made')}")
 
     async def _answered(self, n: int, replies: list[ChatMessage]) -> list[ChatMessage]:
         if not replies:

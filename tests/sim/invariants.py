@@ -58,6 +58,7 @@ async def violations(world: World) -> list[str]:
     found += await world.db.transact(_allocations_exact, readonly=True)
     found += await world.db.transact(lambda uow: _fills_shown(uow, world), readonly=True)
     found += await world.db.transact(lambda uow: _confirmed_orders_placed(uow, world), readonly=True)
+    found += await world.db.transact(lambda uow: _chat_withdrawals_as_told(uow, world), readonly=True)
     found += await world.db.transact(_withdrawals_legal, readonly=True)
     found += await world.db.transact(lambda uow: _bank_agrees(uow, world.bank), readonly=True)
     found += await world.db.transact(lambda uow: _transfers_booked_once(uow, world.bank), readonly=True)
@@ -195,6 +196,18 @@ async def _confirmed_orders_placed(uow: UnitOfWork, world: World) -> list[str]:
         f"the order {key} its investor confirmed was placed {placed[(owner, key)]} times"
         for owner, key in world.confirmed_orders
         if placed[(owner, key)] != 1
+    ]
+
+
+async def _chat_withdrawals_as_told(uow: UnitOfWork, world: World) -> list[str]:
+    """A withdrawal the chat said was made exists, once; one the investor replaced (by an order that asked for
+    the code to unlock trading) was never made, whatever code came later."""
+    keys = select(WITHDRAWALS.c.client_key).where(WITHDRAWALS.c.client_key.like("bot/%"))
+    made = Counter(row.client_key for row in await uow.connection.execute(keys))
+    return [
+        f"the withdrawal {key} was made {made[key]} times, and the chat said it was {said}"
+        for key, said in world.chat_withdrawals.items()
+        if made[key] != (1 if said == "made" else 0)
     ]
 
 

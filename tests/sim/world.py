@@ -87,6 +87,7 @@ class World:
     banks: dict[UUID, UUID] = field(default_factory=dict)  # investor -> their bank account
     secrets: dict[UUID, str] = field(default_factory=dict)  # investor -> their authenticator's secret
     confirmed_orders: list[tuple[UUID, str]] = field(default_factory=list)  # (investor, client key) confirmed in chat
+    chat_withdrawals: dict[str, str] = field(default_factory=dict)  # client key -> "made" (said so) or "dropped"
 
     async def start(self, investors: int) -> None:
         rng = random.Random(f"{self.seed}/ids")  # its own stream: the actions draw from another
