@@ -75,10 +75,18 @@ async def confirmed_by_code(
     )
     if waiting_now is None:
         raise ActionUnavailable("expired")
+    async with taken_with_its_effect(context, waiting_now) as spend:
+        yield waiting_now, spend
+
+
+@contextlib.asynccontextmanager
+async def taken_with_its_effect(context: BotContext, action: Action) -> AsyncIterator[Spend]:
+    """How the transaction of what the action sets off takes it; a refusal inside ends the action, and is passed
+    on to be explained."""
     try:
-        yield waiting_now, functools.partial(pending_actions.take, token=waiting_now.token, user_id=user.id, kind=kind)
+        yield functools.partial(pending_actions.take, token=action.token, user_id=action.user_id, kind=action.kind)
     except DomainError:  # not BrokerUnavailable: "try again shortly" means the code's next try
-        await context.services.db.transact(lambda uow: pending_actions.withdraw(uow, waiting_now.token, user.id))
+        await context.services.db.transact(lambda uow: pending_actions.withdraw(uow, action.token, action.user_id))
         raise
 
 

@@ -105,12 +105,6 @@ async def waiting(uow: UnitOfWork, user_id: UUID, kind: str) -> bool:
     return (await uow.connection.execute(query.limit(1))).first() is not None
 
 
-async def take_latest(uow: UnitOfWork, user_id: UUID, kind: str) -> Action | None:
-    """Take the user's newest live action of this kind, if there is one (the others stay as they are)."""
-    token = await _latest(uow, user_id, kind)
-    return None if token is None else await take(uow, token, user_id, kind)
-
-
 async def peek_latest(uow: UnitOfWork, user_id: UUID, kind: str) -> Action | None:
     """The user's newest live action of this kind, left as it is."""
     token = await _latest(uow, user_id, kind)

@@ -17,13 +17,14 @@ from broker.order_requests import OrderRequest
 from broker.order_states import OrderSide, TimeInForce
 from core import pending_actions, two_factor
 from core.errors import InsufficientShares, NotTradable, SessionLocked
+from core.pending_actions import Spend, spent_with
 from core.users import UserRecord
 from ledger.accounts import AccountKind, Asset
 from ledger.service import open_account
 
 from ..context import BotContext
 from ..explain import explain
-from ..fresh_code import ORDER_AFTER_UNLOCK, ask_for_code
+from ..fresh_code import ORDER_AFTER_UNLOCK, ask_for_code, taken_with_its_effect
 from ..order_args import ALL, OrderArgs, parse_order
 from ..order_view import STATUS_WORDS, headline, preview_text
 from ..render import esc
@@ -56,13 +57,17 @@ async def on_guided(update: Update, context: BotContext, user: UserRecord | None
 
 
 async def after_unlock(update: Update, context: BotContext, user: UserRecord) -> None:
-    """Trading was just unlocked: carry on with the order that asked for the code, if one did."""
+    """Trading was just unlocked: carry on with the order that asked for the code, if one did. It is taken in
+    the transaction that offers its preview: a process dying between the two leaves it for the next unlock."""
     services = context.services
-    waiting = await services.db.transact(lambda uow: pending_actions.take_latest(uow, user.id, ORDER_AFTER_UNLOCK))
+    waiting = await services.db.transact(
+        lambda uow: pending_actions.peek_latest(uow, user.id, ORDER_AFTER_UNLOCK), readonly=True
+    )
     if waiting is not None:
         payload = waiting.payload
         args = OrderArgs(OrderSide(payload["side"]), payload["symbol"], payload["quantity"], payload["limit"])
-        await _order(update, context, user, args)
+        async with taken_with_its_effect(context, waiting) as spend:
+            await _order(update, context, user, args, spending=spend)
 
 
 async def on_confirm(update: Update, context: BotContext, user: UserRecord | None) -> None:
@@ -98,7 +103,9 @@ async def on_confirm(update: Update, context: BotContext, user: UserRecord | Non
     await query.edit_message_text(f"{text}\nStatus: {STATUS_WORDS[order.status]}", reply_markup=None)
 
 
-async def _order(update: Update, context: BotContext, user: UserRecord, args: OrderArgs) -> None:
+async def _order(
+    update: Update, context: BotContext, user: UserRecord, args: OrderArgs, spending: Spend | None = None
+) -> None:
     message = update.effective_message
     assert message is not None
     if args.symbol is None:
@@ -127,7 +134,9 @@ async def _order(update: Update, context: BotContext, user: UserRecord, args: Or
         "tif": args.tif.value,
     }
     ttl = timedelta(seconds=services.settings.bot_confirm_seconds)
-    action = await services.db.transact(lambda uow: pending_actions.offer(uow, user.id, "order", payload, ttl))
+    action = await services.db.transact(
+        spent_with(spending, lambda uow: pending_actions.offer(uow, user.id, "order", payload, ttl))
+    )
     buttons = [
         InlineKeyboardButton("Confirm", callback_data=f"oc:{action.token}"),
         InlineKeyboardButton("Cancel", callback_data=f"ox:{action.token}"),

@@ -117,6 +117,16 @@ async def test_guided_buy_and_refusals_in_words(trading_bot: BotDesk) -> None:
     assert "Bid" in quote and "Ask" in quote
     assert "connected" in (await chat.send("/status"))[0]["text"].lower()
 
+    # An order that waited for the unlock and is refused once it comes ends there: the next unlock is only that.
+    await chat.send("/lock")
+    assert "Trading is locked" in (await chat.send("/buy AAPL 25"))[0]["text"]
+    trading_bot.clock.advance(timedelta(seconds=30))
+    refused = await chat.send(code(trading_bot, secret), replies=2)
+    assert "unlocked" in refused[0]["text"] and "Not enough buying power" in refused[1]["text"]
+    await chat.send("/lock")
+    trading_bot.clock.advance(timedelta(seconds=30))
+    assert [m["text"][:19] for m in await chat.send(code(trading_bot, secret))] == ["Trading is unlocked"]
+
 
 async def _edited_to(chat: Chat, message_id: int, text: str) -> bool:
     return any(m["message_id"] == message_id and text in m["text"] for m in await chat.messages())
